@@ -142,6 +142,9 @@ export class Connection {
       region: region ?? (await this.region()),
       credentials: this.credentialProvider(),
       requestHandler: this.requestHandler,
+      // Endpoints were resolved above for this connection's profile; left to itself the SDK
+      // would look again in the profile process.env names and could send to another endpoint.
+      ignoreConfiguredEndpointUrls: true,
       ...(endpoint && { endpoint }),
     };
   }
@@ -161,5 +164,6 @@ export interface ClientBaseConfig {
   region: string;
   credentials: AwsCredentialIdentityProvider;
   requestHandler: NodeHttpHandler;
+  ignoreConfiguredEndpointUrls: boolean;
   endpoint?: string;
 }

@@ -112,12 +112,12 @@ function isSsoExpiry(err: unknown): boolean {
   const text = e.message ?? '';
   return (
     (name === 'CredentialsProviderError' || name === 'TokenProviderError' || name === 'UnauthorizedException') &&
-    /sso|token is expired|refresh/i.test(text)
+    /\bSSO (session|token)|token is expired|aws sso login/i.test(text)
   );
 }
 
 /** AWS often says "…is not authorized to perform: s3:ListBucket on resource: \"arn:…\"…". */
 function deniedActionAndResource(message: string): { action: string; resource?: string } | undefined {
-  const match = /not authorized to perform:?\s*([\w-]+:[\w*-]+)(?:\s+on resource:?\s*"?([^"\s]+)"?)?/i.exec(message);
-  return match ? { action: match[1], resource: match[2]?.replace(/[.,]$/, '') } : undefined;
+  const match = /not authorized to perform:?\s*([\w-]+:[\w*-]+)(?:\s+on resource:?\s*(?:"([^"]+)"|(\S+)))?/i.exec(message);
+  return match ? { action: match[1], resource: (match[2] ?? match[3])?.replace(/[.,]$/, '') } : undefined;
 }

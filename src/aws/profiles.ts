@@ -35,7 +35,7 @@ export function readSharedFiles(paths: SharedFilePaths = sharedFilePaths(process
 export function listProfiles(files: SharedFiles): ProfileInfo[] {
   const names = new Set([...Object.keys(files.configFile), ...Object.keys(files.credentialsFile)]);
   return [...names]
-    .filter((name) => !name.includes('.')) // `services.x` and `sso-session.x` sections are not profiles
+    .filter((name) => !/^(services|sso-session)\./.test(name)) // those sections are not profiles
     .sort((a, b) => (a === 'default' ? -1 : b === 'default' ? 1 : a.localeCompare(b)))
     .map((name) => describeProfile(files, name));
 }

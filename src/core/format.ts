@@ -3,14 +3,15 @@ const UNITS = ['B', 'KB', 'MB', 'GB', 'TB', 'PB'];
 /** Decimal units as S3 and the AWS console show them: 1 KB = 1,000 bytes. */
 export function formatBytes(bytes: number): string {
   if (!Number.isFinite(bytes) || bytes < 0) return '?';
-  let value = bytes;
   let unit = 0;
-  while (value >= 1000 && unit < UNITS.length - 1) {
-    value /= 1000;
-    unit++;
-  }
+  while (unit < UNITS.length - 1 && Number(rounded(bytes / 1000 ** unit, unit)) >= 1000) unit++;
+  return `${rounded(bytes / 1000 ** unit, unit)} ${UNITS[unit]}`;
+}
+
+/** Three significant digits: 1.23, 12.3, 123; whole bytes. Rounding may reach 1000, hence the loop above. */
+function rounded(value: number, unit: number): string {
   const digits = unit === 0 || value >= 100 ? 0 : value >= 10 ? 1 : 2;
-  return `${value.toFixed(digits)} ${UNITS[unit]}`;
+  return value.toFixed(digits);
 }
 
 /** `2026-11-26 14:08`, in local time: sortable, short and unambiguous across locales. */

@@ -49,7 +49,7 @@ export async function expandTargets(
       keys.add(target.key);
       continue;
     }
-    keys.add(target.key); // the folder marker, if the folder was made by "Create folder"
+    // The listing includes the folder's own marker object when "Create folder" made one.
     for await (const page of listAllObjects(s3, target.bucket, target.key, signal)) {
       for (const o of page) keys.add(o.key);
     }
@@ -94,7 +94,7 @@ export async function createFolder(s3: S3Client, bucket: string, parentPrefix: s
   const clean = name.trim().replace(/^\/+|\/+$/g, '');
   if (!clean) throw new Error('A folder name cannot be empty.');
   const key = `${parentPrefix}${clean}/`;
-  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: '' }));
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: new Uint8Array(0), ContentLength: 0 }));
   return key;
 }
 
@@ -181,10 +181,11 @@ export const MAX_PRESIGN_SECONDS = 7 * 24 * 3600;
  * persist it: it is as good as a credential for that object.
  */
 export async function presignGet(s3: S3Client, bucket: string, key: string, expiresInSeconds: number): Promise<string> {
-  if (!(expiresInSeconds > 0 && expiresInSeconds <= MAX_PRESIGN_SECONDS)) {
+  const seconds = Math.round(expiresInSeconds);
+  if (!(seconds >= 1 && seconds <= MAX_PRESIGN_SECONDS)) {
     throw new Error(`A presigned URL can last from 1 second to 7 days; ${expiresInSeconds} seconds is outside that.`);
   }
-  return getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: key }), { expiresIn: Math.round(expiresInSeconds) });
+  return getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: key }), { expiresIn: seconds });
 }
 
 /** Reads a whole object into memory; for the read-only editor, which guards the size first. */
