@@ -57,7 +57,31 @@ export function errorCode(err: unknown): string | undefined {
 export function isTransient(err: unknown): boolean {
   const code = errorCode(err) ?? '';
   const status = (err as AwsLikeError | undefined)?.$metadata?.httpStatusCode ?? 0;
-  return THROTTLING.has(code) || UNREACHABLE.has(code) || status >= 500 || code === 'RequestTimeout' || code === 'EPIPE';
+  return (
+    THROTTLING.has(code) ||
+    UNREACHABLE.has(code) ||
+    status >= 500 ||
+    code === 'RequestTimeout' ||
+    code === 'EPIPE' ||
+    code === 'ERR_STREAM_PREMATURE_CLOSE'
+  );
+}
+
+/**
+ * True for errors every other request with the same credentials would meet too (access denied,
+ * bad or expired credentials), so a job stops at the first one instead of failing each item.
+ * SignatureDoesNotMatch is left out: some S3-compatible stores answer it for one key with
+ * unusual characters.
+ */
+export function isCredentialOrAccessError(err: unknown): boolean {
+  const code = errorCode(err) ?? '';
+  return (
+    DENIED.has(code) ||
+    EXPIRED.has(code) ||
+    (BAD_KEYS.has(code) && code !== 'SignatureDoesNotMatch') ||
+    code === 'CredentialsProviderError' ||
+    code === 'TokenProviderError'
+  );
 }
 
 /**

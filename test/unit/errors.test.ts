@@ -17,7 +17,7 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { fromIni } from '@aws-sdk/credential-providers';
-import { errorCode, explainAwsError, isTransient, UserError, type ErrorContext } from '../../src/aws/errors';
+import { errorCode, explainAwsError, isCredentialOrAccessError, isTransient, UserError, type ErrorContext } from '../../src/aws/errors';
 import { CancelledError } from '../../src/core/progress';
 import { isolateProcessEnv, sampleEnv, withProcessEnv } from '../fixtures/aws-env';
 import { closedPort, rejectionOf, s3ClientAnswering, sendAny, testS3Client, xmlError, type S3Command } from '../fixtures/s3';
@@ -304,6 +304,7 @@ describe('isTransient', () => {
       await sdkError(400, xmlError('RequestTimeout', 'Your socket connection to the server was not read from or written to within the timeout period.')),
       Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }),
       Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }),
+      Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }),
       Object.assign(new Error('Connection timed out after 10000 ms'), { name: 'TimeoutError' }),
     ];
     for (const err of transient) assert.equal(isTransient(err), true, String(err));
@@ -319,5 +320,28 @@ describe('isTransient', () => {
       undefined,
     ];
     for (const err of permanent) assert.equal(isTransient(err), false, String(err));
+  });
+});
+
+describe('isCredentialOrAccessError', () => {
+  test('denied access and bad or expired credentials stop a whole job', async () => {
+    const jobStopping: unknown[] = [
+      await sdkError(403, xmlError('AccessDenied', 'Access Denied')),
+      await sdkError(403, '', new HeadObjectCommand({ Bucket: 'b', Key: 'k' })),
+      await sdkError(400, xmlError('ExpiredToken', 'The provided token has expired.')),
+      await sdkError(403, xmlError('InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.')),
+      Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' }),
+    ];
+    for (const err of jobStopping) assert.equal(isCredentialOrAccessError(err), true, String(err));
+  });
+
+  test('one missing key, throttling, or a signature mismatch on one odd key do not', async () => {
+    const perItem: unknown[] = [
+      await sdkError(404, xmlError('NoSuchKey', 'The specified key does not exist.')),
+      await sdkError(503, xmlError('SlowDown', 'Please reduce your request rate.')),
+      await sdkError(403, xmlError('SignatureDoesNotMatch', 'The request signature we calculated does not match.')),
+      new CancelledError(),
+    ];
+    for (const err of perItem) assert.equal(isCredentialOrAccessError(err), false, String(err));
   });
 });
