@@ -8,5 +8,5 @@ const { name, version } = JSON.parse(readFileSync(new URL('../package.json', imp
 const out = `${name}-${version}.vsix`;
 
 run(process.execPath, ['esbuild.mjs']);
-run(process.execPath, ['node_modules/@vscode/vsce/vsce', 'package', '--no-dependencies', '--allow-missing-repository', '--skip-license', '--out', out]);
+run(process.execPath, ['node_modules/@vscode/vsce/vsce', 'package', '--no-dependencies', '--allow-missing-repository', '--skip-license', '--no-rewrite-relative-links', '--out', out]);
 console.log(`${out}: ${(statSync(out).size / 1e6).toFixed(2)} MB`);

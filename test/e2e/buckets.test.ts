@@ -1,0 +1,136 @@
+// The packaged extension in a real VS Code (code-server), driven in Chromium, against a local
+// S3 server: what a researcher sees and does in the Buckets view.
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Page } from 'playwright-core';
+import {
+  answerQuickInput,
+  contextMenu,
+  launchBrowser,
+  notifications,
+  openView,
+  screenshot,
+  startCodeServer,
+  treeRow,
+  treeRows,
+  waitForWorkbench,
+} from '../harness/code-server.mjs';
+import { startLocalS3 } from '../harness/fauxqs.mjs';
+import { BIG_PREFIX_COUNT, SAMPLE_BUCKET, SECOND_BUCKET, sampleObjects, seedSampleData } from '../fixtures/sample-data.mjs';
+
+const CONTAINER = 'researchCloud';
+const RESULTS = join(process.cwd(), 'test-results');
+
+describe('Buckets view in code-server', () => {
+  let store: Awaited<ReturnType<typeof startLocalS3>>;
+  let server: Awaited<ReturnType<typeof startCodeServer>>;
+  let browser: Awaited<ReturnType<typeof launchBrowser>>;
+  let page: Page;
+  let scratch: string;
+  let workspace: string;
+
+  before(async () => {
+    const vsix = process.env.RESEARCH_CLOUD_VSIX;
+    assert.ok(vsix, 'RESEARCH_CLOUD_VSIX names the packaged extension (npm test sets it)');
+    store = await startLocalS3();
+    await seedSampleData(store);
+    scratch = await mkdtemp(join(tmpdir(), 'rc-e2e-'));
+    workspace = join(scratch, 'workspace');
+    await mkdir(workspace);
+    // An empty AWS config, so nothing on this machine leaks in; the endpoint and keys come the
+    // way a user's environment would give them.
+    await writeFile(join(scratch, 'config'), '');
+    server = await startCodeServer({
+      folder: workspace,
+      vsix,
+      env: {
+        AWS_CONFIG_FILE: join(scratch, 'config'),
+        AWS_SHARED_CREDENTIALS_FILE: join(scratch, 'credentials'),
+        AWS_ENDPOINT_URL_S3: store.endpoint,
+        AWS_REGION: store.region,
+        AWS_ACCESS_KEY_ID: store.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: store.secretAccessKey,
+      },
+    });
+    browser = await launchBrowser();
+    page = browser.page;
+    await page.goto(server.url);
+    await waitForWorkbench(page, 'Research Cloud', { timeout: 90_000 });
+    await openView(page, 'Research Cloud');
+  });
+
+  after(async () => {
+    if (page) await screenshot(page, join(RESULTS, 'e2e-last.png')).catch(() => undefined);
+    await browser?.close();
+    await server?.stop();
+    await store?.stop();
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  });
+
+  it('shows the buckets of the local server', async () => {
+    await treeRow(page, CONTAINER, SAMPLE_BUCKET).waitFor({ timeout: 30_000 });
+    const rows = await treeRows(page, CONTAINER);
+    assert.ok(rows.some((r) => r.includes(SECOND_BUCKET)), `both buckets listed: ${rows.join(' | ')}`);
+  });
+
+  it('expands a bucket into folders and objects with size, date and storage class', async () => {
+    await treeRow(page, CONTAINER, SAMPLE_BUCKET).click();
+    await treeRow(page, CONTAINER, /^runs/).waitFor();
+    const rows = await treeRows(page, CONTAINER);
+    for (const folder of ['notebooks', 'plates', 'runs']) assert.ok(rows.some((r) => r.startsWith(folder)), `folder ${folder}: ${rows.join(' | ')}`);
+    const readme = rows.find((r) => r.startsWith('README.md'));
+    assert.ok(readme, `object README.md: ${rows.join(' | ')}`);
+    assert.match(readme, /README\.md\s*\d+ B · \d{4}-\d{2}-\d{2} \d{2}:\d{2} · STANDARD/);
+    await screenshot(page, join(RESULTS, 'buckets-view.png'));
+  });
+
+  it('pages past 1,000 keys with "Load more…" and loads the rest', async () => {
+    await treeRow(page, CONTAINER, /^plates/).click();
+    // Clicking a folder row expands it and keeps the keyboard in the tree (clicking an object
+    // would open it in an editor and take the focus there).
+    await treeRow(page, CONTAINER, /^plate-0001/).click();
+    await treeRow(page, CONTAINER, 'well_0000.tif').waitFor();
+    // The tree is virtualised: jump to its end to reach the last rows.
+    await page.keyboard.press('End');
+    const more = treeRow(page, CONTAINER, 'Load more…');
+    await more.waitFor();
+    assert.match((await more.innerText()).replace(/\s+/g, ' '), /1,000 shown/);
+    assert.ok(await treeRow(page, CONTAINER, 'well_0999.tif').isVisible(), 'the first page ends at the 1,000th key');
+    await more.click();
+    const last = `well_${String(BIG_PREFIX_COUNT - 1).padStart(4, '0')}.tif`;
+    await treeRow(page, CONTAINER, 'well_1000.tif').waitFor({ state: 'attached' });
+    await page.keyboard.press('End');
+    await treeRow(page, CONTAINER, last).waitFor();
+    assert.equal(await treeRow(page, CONTAINER, 'Load more…').count(), 0, 'no more pages after the last key');
+    // Fold the plates away again for the next test.
+    await page.keyboard.press('Home');
+    await treeRow(page, CONTAINER, /^plates/).click();
+  });
+
+  it('downloads a folder into the workspace, keeping its files', async () => {
+    await treeRow(page, CONTAINER, /^runs/).click();
+    const run = treeRow(page, CONTAINER, /^run-2026-11-01/);
+    await run.waitFor();
+    await contextMenu(page, run, 'Download…');
+    // In the browser, VS Code's open dialog is a quick input that takes a path.
+    await answerQuickInput(page, `${workspace}/`);
+    const target = join(workspace, 'run-2026-11-01');
+    const expected = sampleObjects().filter(([key]) => key.startsWith('runs/run-2026-11-01/'));
+    await waitFor(async () => (await readdir(target).catch(() => [])).length === expected.length, 30_000);
+    for (const [key, body] of expected) {
+      assert.equal(await readFile(join(target, key.slice('runs/run-2026-11-01/'.length)), 'utf8'), body);
+    }
+    await waitFor(async () => (await notifications(page)).some((n) => n.startsWith('Downloaded 81 files')), 15_000);
+  });
+});
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
