@@ -1,0 +1,120 @@
+import { throwIfAborted } from '../core/progress';
+
+/**
+ * A counting semaphore whose size can change while it is in use: the one pool of requests in
+ * flight that files and parts share, resized by the concurrency controller.
+ */
+export class RequestLimiter {
+  private inFlight = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private limit: number) {}
+
+  get active(): number {
+    return this.inFlight;
+  }
+
+  get size(): number {
+    return this.limit;
+  }
+
+  resize(limit: number): void {
+    this.limit = Math.max(1, Math.floor(limit));
+    this.wake();
+  }
+
+  /** Waits for a slot; the returned function gives it back (call it exactly once). */
+  async acquire(signal?: AbortSignal): Promise<() => void> {
+    throwIfAborted(signal);
+    // wake() takes the slot for a waiter before letting it go, so none is handed out twice.
+    if (this.inFlight < this.limit && !this.waiting.length) this.inFlight++;
+    else await waitTurn(this.waiting, signal);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.inFlight--;
+      this.wake();
+    };
+  }
+
+  private wake(): void {
+    while (this.inFlight < this.limit && this.waiting.length) {
+      this.inFlight++;
+      this.waiting.shift()!();
+    }
+  }
+}
+
+/**
+ * Bounds the bytes read from disk and not yet sent, so a 100 GB file or a million small ones
+ * never hold more than the budget in memory. A single request larger than the whole budget is
+ * let through when nothing else is held, so it cannot wait forever.
+ */
+export class ByteBudget {
+  private used = 0;
+  private readonly waiting: Array<{ bytes: number; go: () => void }> = [];
+  peak = 0;
+
+  constructor(readonly capacity: number) {}
+
+  async acquire(bytes: number, signal?: AbortSignal): Promise<() => void> {
+    throwIfAborted(signal);
+    if (this.fits(bytes) && !this.waiting.length) {
+      this.reserve(bytes);
+    } else {
+      // wake() reserves the bytes before it lets this waiter go.
+      await new Promise<void>((resolve, reject) => {
+        const entry = { bytes, go: resolve };
+        this.waiting.push(entry);
+        signal?.addEventListener('abort', () => {
+          const at = this.waiting.indexOf(entry);
+          if (at < 0) return;
+          this.waiting.splice(at, 1);
+          reject(signal.reason);
+        }, { once: true });
+      });
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.used -= bytes;
+      this.wake();
+    };
+  }
+
+  private fits(bytes: number): boolean {
+    return this.used + bytes <= this.capacity || this.used === 0;
+  }
+
+  private reserve(bytes: number): void {
+    this.used += bytes;
+    this.peak = Math.max(this.peak, this.used);
+  }
+
+  private wake(): void {
+    // First come, first served: a big part waiting is not overtaken forever by small files.
+    while (this.waiting.length && this.fits(this.waiting[0].bytes)) {
+      const next = this.waiting.shift()!;
+      this.reserve(next.bytes);
+      next.go();
+    }
+  }
+}
+
+function waitTurn(queue: Array<() => void>, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const go = () => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    };
+    const onAbort = () => {
+      const at = queue.indexOf(go);
+      if (at >= 0) queue.splice(at, 1);
+      reject(signal!.reason);
+    };
+    queue.push(go);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,125 @@
+import picomatch from 'picomatch';
+import { lstat, opendir, realpath, stat } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import { throwIfAborted } from '../core/progress';
+
+/** One regular file found under the folder being uploaded. */
+export interface LocalFile {
+  /** Absolute path on disk. */
+  readonly path: string;
+  /** Path relative to the scanned root, with '/' separators: the object key suffix. */
+  readonly relativePath: string;
+  readonly size: number;
+  readonly mtimeMs: number;
+}
+
+/** A path that could not be read or was passed over, with why, for the job's report. */
+export interface ScanProblem {
+  readonly path: string;
+  readonly reason: string;
+}
+
+export interface ScanOptions {
+  /** Follow symbolic links to files and folders (loops are detected and reported). */
+  readonly followSymlinks?: boolean;
+  /** Globs, matched against the relative path (`**\/*.tmp`, `.git/**`), of what to leave out. */
+  readonly exclude?: readonly string[];
+  readonly signal?: AbortSignal;
+}
+
+export interface ScanResult {
+  readonly files: LocalFile[];
+  readonly problems: ScanProblem[];
+}
+
+/**
+ * Walks the given files and folders. A file given directly is uploaded under its own name; a
+ * folder keeps its structure under its own name. Unreadable entries, skipped links and loops
+ * land in `problems` and the walk goes on: one bad file must not stop ten million good ones.
+ */
+export async function scanSources(sources: readonly string[], options: ScanOptions = {}): Promise<ScanResult> {
+  const files: LocalFile[] = [];
+  const problems: ScanProblem[] = [];
+  const excluded = options.exclude?.length ? picomatch([...options.exclude], { dot: true }) : () => false;
+  for (const source of sources) {
+    const info = await stat(source).catch((err: NodeJS.ErrnoException) => {
+      problems.push({ path: source, reason: describeFsError(err) });
+      return undefined;
+    });
+    if (!info) continue;
+    const parent = join(source, '..');
+    if (info.isFile()) {
+      files.push({ path: source, relativePath: toKeyPath(relative(parent, source)), size: info.size, mtimeMs: info.mtimeMs });
+    } else if (info.isDirectory()) {
+      const ancestors = new Set([await realpath(source)]);
+      await walk(source, parent, ancestors, { files, problems, excluded, options });
+    }
+  }
+  return { files, problems };
+}
+
+interface WalkState {
+  readonly files: LocalFile[];
+  readonly problems: ScanProblem[];
+  readonly excluded: (path: string) => boolean;
+  readonly options: ScanOptions;
+}
+
+async function walk(dir: string, root: string, ancestors: Set<string>, state: WalkState): Promise<void> {
+  throwIfAborted(state.options.signal);
+  let handle;
+  try {
+    handle = await opendir(dir);
+  } catch (err) {
+    state.problems.push({ path: dir, reason: describeFsError(err as NodeJS.ErrnoException) });
+    return;
+  }
+  for await (const entry of handle) {
+    const path = join(dir, entry.name);
+    const relativePath = toKeyPath(relative(root, path));
+    if (state.excluded(relativePath) || (entry.isDirectory() && state.excluded(`${relativePath}/`))) continue;
+    if (entry.isSymbolicLink() && !state.options.followSymlinks) {
+      state.problems.push({ path, reason: 'symbolic link skipped (the setting to follow links is off)' });
+      continue;
+    }
+    const info = await (entry.isSymbolicLink() ? stat(path) : lstat(path)).catch((err: NodeJS.ErrnoException) => {
+      state.problems.push({ path, reason: describeFsError(err) });
+      return undefined;
+    });
+    if (!info) continue;
+    if (info.isFile()) {
+      state.files.push({ path, relativePath, size: info.size, mtimeMs: info.mtimeMs });
+    } else if (info.isDirectory()) {
+      // A followed link back to a folder we are inside would recurse forever.
+      const real = await realpath(path);
+      if (ancestors.has(real)) {
+        state.problems.push({ path, reason: `link loop: it leads back to ${real}` });
+        continue;
+      }
+      ancestors.add(real);
+      await walk(path, root, ancestors, state);
+      ancestors.delete(real);
+    } else {
+      state.problems.push({ path, reason: 'not a regular file (socket, device or pipe) — skipped' });
+    }
+  }
+}
+
+/** Object keys use '/', whatever the local separator. */
+function toKeyPath(path: string): string {
+  return sep === '/' ? path : path.split(sep).join('/');
+}
+
+export function describeFsError(err: NodeJS.ErrnoException): string {
+  switch (err.code) {
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied: it cannot be read';
+    case 'ENOENT':
+      return 'it no longer exists (deleted or moved during the scan)';
+    case 'ELOOP':
+      return 'too many levels of symbolic links';
+    default:
+      return err.message;
+  }
+}
