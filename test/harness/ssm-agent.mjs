@@ -1,0 +1,329 @@
+// The agent's side of one Session Manager session, for the local SSM server: sequencing,
+// acknowledgements and retransmission as amazon-ssm-agent does them, the handshake (with KMS
+// encryption when asked), and a real shell on a pseudo-terminal.
+//
+// The pty: Node has none built in, so the shell runs under util-linux `script -qfec`, which
+// gives it a real pty (echo, line discipline, `stty`). The shell first writes its tty's path to
+// a file; a Size message then runs `stty -F <tty> cols C rows R`, which sets the window size on
+// the pty from outside (TIOCSWINSZ, and SIGWINCH for the shell) without typing into the shell.
+import { execFile, spawn } from 'node:child_process';
+import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto';
+import { readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { ackFor, decode, encode } from './ssm-wire.mjs';
+
+const run = promisify(execFile);
+const CHUNK = 1024;
+const RESEND_AFTER_MS = 200;
+
+/**
+ * @typedef {object} Faults  What happens to the agent's outgoing messages (data and acks).
+ * @property {number} [seed]
+ * @property {number} [drop]       probability a message is lost
+ * @property {number} [duplicate]  probability it is sent twice
+ * @property {number} [reorder]    probability it is held back and sent after the next one
+ * @property {number} [dropSocketAfter]  terminate the websocket once, after this many messages
+ */
+
+export class AgentSession {
+  /**
+   * @param {object} o
+   * @param {string} o.sessionId
+   * @param {string} o.target
+   * @param {string} o.shell
+   * @param {Faults} [o.faults]
+   * @param {ReturnType<typeof import('./ssm-kms.mjs').createLocalKms>} [o.kms]
+   * @param {number} [o.window]  unacknowledged messages before the shell's output is paused
+   * @param {(line: string) => void} [o.log]
+   */
+  constructor({ sessionId, target, shell, faults = {}, kms, window = 500, log = () => undefined }) {
+    Object.assign(this, { sessionId, target, shell, faults, kms, window, log });
+    this.random = mulberry32(faults.seed ?? 1);
+    this.dropSocketAfter = faults.dropSocketAfter;
+    this.transmitted = 0;
+    this.socket = undefined;
+    this.started = false;
+    this.ended = false;
+    this.nextSeq = 0;
+    /** @type {Map<number, { bytes: Buffer, sentAt: number }>} */
+    this.unacked = new Map();
+    this.expectedIn = 0;
+    this.earlyIn = new Map();
+    this.ops = Promise.resolve();
+    /** What tests look at. */
+    this.stats = { socketsOpened: 0, socketsDropped: 0, sizes: [], clientVersions: [], encryptedInputs: 0, duplicatesIn: 0, retransmitted: 0 };
+    this.resendTimer = setInterval(() => this.resendExpired(), 50);
+  }
+
+  /** A websocket whose OpenDataChannel carried this session's current token. */
+  attach(socket, openRequest) {
+    this.socket?.terminate();
+    this.socket = socket;
+    this.stats.socketsOpened++;
+    this.stats.clientVersions.push(openRequest.ClientVersion);
+    socket.on('message', (data, isBinary) => isBinary && this.receive(Buffer.from(data)));
+    socket.on('close', () => {
+      if (this.socket === socket) this.socket = undefined;
+    });
+    if (!this.started) {
+      this.started = true;
+      if (this.kms) this.sendHandshakeRequest();
+      else this.startShell();
+    } else {
+      // As MGS does when the client is back: tell it to publish again, then resend what is unacked.
+      this.sendRaw(encode({ messageType: 'start_publication', sequenceNumber: 0, flags: 0, messageId: randomUUID(), payloadType: 0, payload: Buffer.alloc(0) }));
+      for (const entry of this.unacked.values()) this.transmit(entry);
+    }
+  }
+
+  sendHandshakeRequest() {
+    this.challenge = randomBytes(16).toString('base64');
+    this.sendSequenced(5, json({
+      AgentVersion: '3.3.987.0',
+      RequestedClientActions: [
+        { ActionType: 'SessionType', ActionParameters: { SessionType: 'Standard_Stream', Properties: null } },
+        { ActionType: 'KMSEncryption', ActionParameters: { KMSKeyId: this.kms.keyId, Challenge: this.challenge } },
+      ],
+    }));
+  }
+
+  receive(bytes) {
+    let m;
+    try {
+      m = decode(bytes);
+    } catch (err) {
+      this.log(`agent: dropped a bad message: ${err.message}`);
+      return;
+    }
+    if (m.messageType === 'acknowledge') {
+      const { AcknowledgedMessageSequenceNumber: seq } = JSON.parse(m.payload.toString());
+      this.unacked.delete(seq);
+      if (this.unacked.size < this.window) this.child?.stdout.resume();
+      return;
+    }
+    if (m.messageType !== 'input_stream_data') return;
+    // The agent acknowledges every input message, duplicates too, then processes in order.
+    this.transmit({ bytes: ackFor(m), sentAt: 0 });
+    if (m.sequenceNumber < this.expectedIn || this.earlyIn.has(m.sequenceNumber)) {
+      this.stats.duplicatesIn++;
+      return;
+    }
+    this.earlyIn.set(m.sequenceNumber, m);
+    for (let next = this.earlyIn.get(this.expectedIn); next; next = this.earlyIn.get(this.expectedIn)) {
+      this.earlyIn.delete(this.expectedIn++);
+      this.process(next);
+    }
+  }
+
+  process(m) {
+    switch (m.payloadType) {
+      case 6: return this.handshakeResponse(JSON.parse(m.payload.toString()));
+      case 9: return this.challengeResponse(JSON.parse(m.payload.toString()));
+      case 1: {
+        if (!this.child) return; // input during the handshake is acknowledged and discarded, as the agent does
+        let data = m.payload;
+        if (this.keys) {
+          data = open(this.keys.decrypt, data);
+          this.stats.encryptedInputs++;
+        }
+        return this.serially(() => new Promise((resolve) => this.child.stdin.write(data, resolve)));
+      }
+      case 3: {
+        const { cols, rows } = JSON.parse(m.payload.toString());
+        this.stats.sizes.push({ cols, rows });
+        return this.serially(async () => {
+          const tty = await this.ttyPath;
+          await run('stty', ['-F', tty, 'cols', String(cols), 'rows', String(rows)]);
+        });
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  handshakeResponse(response) {
+    this.stats.clientVersions.push(response.ClientVersion);
+    const action = response.ProcessedClientActions.find((a) => a.ActionType === 'KMSEncryption');
+    if (response.ProcessedClientActions.some((a) => a.ActionStatus !== 1) || !action?.ActionResult?.ChallengeAcknowledgement) {
+      return this.closeChannel('Encountered error while initiating handshake. KMSEncryption failed on client with status 2');
+    }
+    const context = { 'aws:ssm:SessionId': this.sessionId, 'aws:ssm:TargetId': this.target, 'aws:ssm:RandomChallenge': this.challenge };
+    let dataKey;
+    try {
+      dataKey = this.kms.decrypt({ CiphertextBlob: Buffer.from(action.ActionResult.KMSCipherTextKey, 'base64'), EncryptionContext: context }).Plaintext;
+    } catch (err) {
+      return this.closeChannel(`KMS decrypt failed: ${err.message}`);
+    }
+    // The agent encrypts with the half the client decrypts with, and the other way round.
+    this.pendingKeys = { encrypt: dataKey.subarray(0, 32), decrypt: dataKey.subarray(32, 64) };
+    this.challengeBytes = randomBytes(64);
+    this.sendSequenced(8, json({ Challenge: seal(this.pendingKeys.encrypt, this.challengeBytes).toString('base64') }));
+  }
+
+  challengeResponse({ Challenge }) {
+    let answer;
+    try {
+      answer = open(this.pendingKeys.decrypt, Buffer.from(Challenge, 'base64'));
+    } catch {
+      answer = undefined;
+    }
+    if (!answer?.equals(this.challengeBytes)) return this.closeChannel('Encryption challenge failed.');
+    this.keys = this.pendingKeys;
+    this.sendSequenced(7, json({ HandshakeTimeToComplete: 1_000_000, CustomerMessage: 'This session is encrypted using AWS KMS.' }));
+    this.startShell();
+  }
+
+  startShell() {
+    const ttyFile = join(tmpdir(), `ssm-agent-tty-${randomUUID()}`);
+    const command = `tty > '${ttyFile}'; exec ${this.shell} -i`;
+    // Own process group, so ending the session kills the shell and whatever it runs.
+    this.child = spawn('script', ['-qfec', command, '/dev/null'], {
+      detached: true,
+      stdio: ['pipe', 'pipe', 'ignore'],
+      env: { PATH: process.env.PATH, HOME: tmpdir(), SHELL: '/bin/sh', TERM: 'xterm', PS1: '$ ', LANG: 'C.UTF-8', ENV: '' },
+    });
+    this.ttyPath = waitForFile(ttyFile).then((text) => text.trim());
+    this.ttyPath.finally(() => rm(ttyFile, { force: true })).catch(() => undefined);
+    this.child.stdin.on('error', () => undefined);
+    this.child.stdout.on('data', (chunk) => {
+      // Cut at 1,024 bytes like the agent, but without keeping UTF-8 sequences whole: the
+      // client must decode across message boundaries.
+      for (let i = 0; i < chunk.length; i += CHUNK) {
+        const piece = chunk.subarray(i, i + CHUNK);
+        this.sendSequenced(1, this.keys ? seal(this.keys.encrypt, piece) : piece);
+      }
+      if (this.unacked.size >= this.window) this.child.stdout.pause();
+    });
+    this.child.on('exit', () => void this.shellExited());
+  }
+
+  async shellExited() {
+    this.child = undefined;
+    // Let the last output be acknowledged before saying the channel is closed.
+    for (let waited = 0; this.unacked.size > 0 && waited < 5000 && !this.ended; waited += 20) await sleep(20);
+    this.closeChannel('');
+  }
+
+  closeChannel(output) {
+    if (this.ended) return;
+    const body = { MessageId: randomUUID(), CreatedDate: new Date().toISOString(), DestinationId: this.sessionId, SessionId: this.sessionId, MessageType: 'channel_closed', SchemaVersion: 1, Output: output };
+    this.sendRaw(encode({ messageType: 'channel_closed', sequenceNumber: 0, flags: 0, messageId: randomUUID(), payloadType: 0, payload: json(body) }));
+    this.end();
+  }
+
+  /** TerminateSession, or the server stopping. */
+  end() {
+    if (this.ended) return;
+    this.ended = true;
+    clearInterval(this.resendTimer);
+    this.socket?.close(1000);
+    if (this.child?.pid) {
+      try {
+        process.kill(-this.child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+
+  serially(op) {
+    this.ops = this.ops.then(op).catch((err) => this.log(`agent: ${err.message}`));
+  }
+
+  sendSequenced(payloadType, payload) {
+    const seq = this.nextSeq++;
+    const bytes = encode({ messageType: 'output_stream_data', sequenceNumber: seq, flags: seq === 0 ? 1 : 0, messageId: randomUUID(), payloadType, payload });
+    const entry = { bytes, sentAt: Date.now() };
+    this.unacked.set(seq, entry);
+    this.transmit(entry);
+  }
+
+  resendExpired() {
+    const now = Date.now();
+    for (const entry of this.unacked.values()) {
+      if (now - entry.sentAt >= RESEND_AFTER_MS) {
+        this.stats.retransmitted++;
+        this.transmit(entry);
+      }
+    }
+  }
+
+  /** Sends through the configured faults. */
+  transmit(entry) {
+    entry.sentAt = Date.now();
+    if (!this.socket) return;
+    if (this.dropSocketAfter !== undefined && ++this.transmitted >= this.dropSocketAfter) {
+      this.dropSocketAfter = undefined;
+      this.stats.socketsDropped++;
+      this.log('agent: dropping the websocket');
+      this.socket.terminate();
+      this.socket = undefined;
+      return;
+    }
+    const { drop = 0, duplicate = 0, reorder = 0 } = this.faults;
+    const roll = this.random();
+    if (roll < drop) return;
+    if (roll < drop + duplicate) {
+      this.sendRaw(entry.bytes);
+      this.sendRaw(entry.bytes);
+      return;
+    }
+    if (roll < drop + duplicate + reorder && !this.held) {
+      this.held = entry.bytes;
+      setTimeout(() => this.releaseHeld(), 5);
+      return;
+    }
+    this.sendRaw(entry.bytes);
+    this.releaseHeld();
+  }
+
+  releaseHeld() {
+    const held = this.held;
+    this.held = undefined;
+    if (held) this.sendRaw(held);
+  }
+
+  sendRaw(bytes) {
+    if (this.socket?.readyState === 1) this.socket.send(bytes);
+  }
+}
+
+function json(body) {
+  return Buffer.from(JSON.stringify(body));
+}
+
+function seal(key, plaintext) {
+  const nonce = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key, nonce);
+  return Buffer.concat([nonce, cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
+}
+
+function open(key, sealed) {
+  const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, 12));
+  decipher.setAuthTag(sealed.subarray(sealed.length - 16));
+  return Buffer.concat([decipher.update(sealed.subarray(12, sealed.length - 16)), decipher.final()]);
+}
+
+async function waitForFile(path) {
+  for (let waited = 0; waited < 10_000; waited += 10) {
+    const text = await readFile(path, 'utf8').catch(() => '');
+    if (text.endsWith('\n')) return text;
+    await sleep(10);
+  }
+  throw new Error(`the shell did not report its tty in ${path}`);
+}
+
+/** A small seeded PRNG, so fault patterns repeat from run to run. */
+function mulberry32(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
