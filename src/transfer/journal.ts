@@ -42,6 +42,11 @@ type JournalLine =
   | { e: 'part'; p: string; n: number; t: string; md5: string; crc?: number }
   | { e: 'mpu-end'; p: string };
 
+/** Where the checkpoint of job `id` lives. */
+export function journalPath(directory: string, id: string): string {
+  return join(directory, `${id}.jsonl`);
+}
+
 export class Journal {
   readonly finished = new Map<string, FinishedFile>();
   readonly openUploads = new Map<string, OpenUpload>();
@@ -58,7 +63,7 @@ export class Journal {
   static async create(directory: string, header: Omit<JobHeader, 'version' | 'created'>): Promise<Journal> {
     await mkdir(directory, { recursive: true });
     const full: JobHeader = { version: 1, created: new Date().toISOString(), ...header };
-    const journal = new Journal(join(directory, `${header.id}.jsonl`), full);
+    const journal = new Journal(journalPath(directory, header.id), full);
     await appendFile(journal.file, `${JSON.stringify({ e: 'header', ...full })}\n`, { flag: 'wx' });
     return journal;
   }

@@ -41,6 +41,8 @@ export interface JobOptions {
   readonly log?: (line: string) => void;
   /** For a sync with deleteExtra: the caller confirmed deleting `sync.extra`. */
   readonly deleteConfirmed?: boolean;
+  /** The job's id (newJobId()), so the caller can find its checkpoint even if the job stops early. */
+  readonly jobId?: string;
 }
 
 export interface JobOutcome {
@@ -69,8 +71,13 @@ export async function prepareUpload(connection: Connection, request: UploadReque
   return { request, files, problems: scanned.problems, plan: planUpload(files, { partSize: request.engine?.partSize }), sync };
 }
 
+/** A job id that sorts by time and names its checkpoint file. */
+export function newJobId(): string {
+  return `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(3).toString('hex')}`;
+}
+
 export async function runPrepared(connection: Connection, prepared: PreparedUpload, options: JobOptions): Promise<JobOutcome> {
-  const id = `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(3).toString('hex')}`;
+  const id = options.jobId ?? newJobId();
   const { request } = prepared;
   const journal = await Journal.create(options.jobsDirectory, {
     id,

@@ -16,12 +16,19 @@ import {
   startCodeServer,
   treeRow,
   treeRows,
+  viewContainer,
   waitForWorkbench,
 } from '../harness/code-server.mjs';
 import { startLocalS3 } from '../harness/fauxqs.mjs';
 import { BIG_PREFIX_COUNT, SAMPLE_BUCKET, SECOND_BUCKET, sampleObjects, seedSampleData } from '../fixtures/sample-data.mjs';
 
 const CONTAINER = 'researchCloud';
+/** A results folder in the workspace, to upload from the Explorer. */
+const LOCAL_RESULTS: Array<[string, string]> = [
+  ['summary.csv', 'sample,reads\nS1,1000\n'],
+  ['plots/coverage.svg', '<svg xmlns="http://www.w3.org/2000/svg"/>'],
+  ['notes (final).md', '# Results\n'],
+];
 const RESULTS = join(process.cwd(), 'test-results');
 
 describe('Buckets view in code-server', () => {
@@ -39,7 +46,8 @@ describe('Buckets view in code-server', () => {
     await seedSampleData(store);
     scratch = await mkdtemp(join(tmpdir(), 'rc-e2e-'));
     workspace = join(scratch, 'workspace');
-    await mkdir(workspace);
+    await mkdir(join(workspace, 'results', 'plots'), { recursive: true });
+    for (const [path, body] of LOCAL_RESULTS) await writeFile(join(workspace, 'results', path), body);
     // An empty AWS config, so nothing on this machine leaks in; the endpoint and keys come the
     // way a user's environment would give them.
     await writeFile(join(scratch, 'config'), '');
@@ -124,6 +132,33 @@ describe('Buckets view in code-server', () => {
       assert.equal(await readFile(join(target, key.slice('runs/run-2026-11-01/'.length)), 'utf8'), body);
     }
     await waitFor(async () => (await notifications(page)).some((n) => n.startsWith('Downloaded 81 files')), 15_000);
+  });
+
+  it('uploads a right-clicked workspace folder and its objects appear in the Buckets view', async () => {
+    await openView(page, 'Explorer');
+    const row = page.locator('.explorer-folders-view .monaco-list-row[aria-label="results"]');
+    await row.waitFor();
+    await contextMenu(page, row, 'Upload to S3…');
+    // The bucket picker takes a typed s3:// URI; then the prefix inside it.
+    await answerQuickInput(page, `s3://${SAMPLE_BUCKET}/`);
+    await answerQuickInput(page, 'uploads/');
+    await waitFor(async () => (await notifications(page)).some((n) => n.startsWith('Uploaded 3 files')), 30_000);
+
+    await openView(page, 'Research Cloud');
+    // Refresh drops what was listed; Collapse All makes the next clicks expand, not collapse.
+    const titleAction = (label: string) => viewContainer(page, CONTAINER).locator(`a.action-label[aria-label="${label}"]`).first();
+    await viewContainer(page, CONTAINER).locator('.pane-header').filter({ hasText: 'Buckets' }).hover();
+    await titleAction('Refresh').click();
+    await titleAction('Collapse All').click();
+    await treeRow(page, CONTAINER, SAMPLE_BUCKET).click();
+    // Exact names: the Transfers view below lists a row starting with "results" too.
+    await treeRow(page, CONTAINER, /^uploads$/).click();
+    await treeRow(page, CONTAINER, /^results$/).click();
+    await treeRow(page, CONTAINER, /^plots$/).waitFor();
+    const rows = await treeRows(page, CONTAINER);
+    assert.ok(rows.some((r) => r.startsWith('summary.csv') && /\b21 B\b/.test(r)), `summary.csv with its size: ${rows.join(' | ')}`);
+    assert.ok(rows.some((r) => r.startsWith('notes (final).md')), `notes (final).md: ${rows.join(' | ')}`);
+    await screenshot(page, join(RESULTS, 'upload-done.png'));
   });
 });
 
