@@ -4,8 +4,8 @@ import { setMaxListeners } from 'node:events';
 import { lstat, mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { addAbortSignal, Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { errorCode, explainAwsError, isCredentialOrAccessError, isTransient, UserError } from '../aws/errors';
+import { withRetries } from '../transfer/retry';
 import { ignoreProgress, throwIfAborted, type ProgressSink } from '../core/progress';
 import { localPathForObject, localPathUnderFolder, UnsafeKeyError } from './keys';
 
@@ -233,7 +233,7 @@ async function listFolder(job: Job, bucket: string, prefix: string, destination:
 async function* listPages(job: Job, bucket: string, prefix: string): AsyncGenerator<_Object[]> {
   let token: string | undefined;
   do {
-    const page = await withRetries(job, () =>
+    const page = await withJobRetries(job, () =>
       job.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, ContinuationToken: token }), {
         abortSignal: job.signal,
       }),
@@ -326,7 +326,7 @@ async function mayWrite(job: Job, item: WorkItem): Promise<boolean> {
 
 async function headObject(job: Job, item: WorkItem): Promise<ObjectVersion> {
   const head = await job.slots.run(() =>
-    withRetries(job, () => job.s3.send(new HeadObjectCommand({ Bucket: item.bucket, Key: item.key }), { abortSignal: job.signal })),
+    withJobRetries(job, () => job.s3.send(new HeadObjectCommand({ Bucket: item.bucket, Key: item.key }), { abortSignal: job.signal })),
   );
   return { size: head.ContentLength ?? 0, etag: head.ETag, lastModified: head.LastModified };
 }
@@ -421,7 +421,7 @@ async function fetchParts(job: Job, item: WorkItem, version: ObjectVersion, file
 
 /** One GET, retried; bytes of a failed attempt are taken back from the progress. */
 function fetchPart(job: Job, item: WorkItem, version: ObjectVersion, file: FileHandle, part: Part, counter: ObjectBytes): Promise<void> {
-  return withRetries(job, async () => {
+  return withJobRetries(job, async () => {
     let received = 0;
     try {
       await getInto(job, item, version, file, part, (bytes) => {
@@ -523,21 +523,9 @@ function concatenate(chunks: readonly Uint8Array[], length: number): Uint8Array 
 
 // ---- Retries and errors ----------------------------------------------------------------------
 
-async function withRetries<T>(job: Job, attempt: () => Promise<T>): Promise<T> {
-  for (let tries = 1; ; tries++) {
-    throwIfAborted(job.signal);
-    try {
-      return await attempt();
-    } catch (err) {
-      if (job.signal.aborted || tries >= job.settings.maxAttempts || !isRetryable(err)) throw err;
-      await sleep(backoffDelay(tries), undefined, { signal: job.signal });
-    }
-  }
-}
-
-/** Capped exponential backoff with full jitter, so throttled workers do not retry in step. */
-function backoffDelay(tries: number): number {
-  return Math.random() * Math.min(RETRY_MAX_DELAY_MS, RETRY_BASE_DELAY_MS * 2 ** (tries - 1));
+/** Retries one request of the job; a body cut short counts as transient too. */
+function withJobRetries<T>(job: Job, attempt: () => Promise<T>): Promise<T> {
+  return withRetries(attempt, { maxAttempts: job.settings.maxAttempts, signal: job.signal, isRetryable, maxDelayMs: RETRY_MAX_DELAY_MS, baseDelayMs: RETRY_BASE_DELAY_MS });
 }
 
 function isRetryable(err: unknown): boolean {

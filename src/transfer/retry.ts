@@ -9,6 +9,8 @@ export interface RetryOptions {
   readonly onTransient?: (err: unknown) => void;
   readonly baseDelayMs?: number;
   readonly maxDelayMs?: number;
+  /** Which failures are worth another try; by default the transient ones (isTransient). */
+  readonly isRetryable?: (err: unknown) => boolean;
 }
 
 /**
@@ -23,7 +25,7 @@ export async function withRetries<T>(attempt: () => Promise<T>, options: RetryOp
       return await attempt();
     } catch (err) {
       if (options.signal?.aborted) throw options.signal.reason ?? err;
-      if (!isTransient(err) || tries >= options.maxAttempts) throw err;
+      if (!(options.isRetryable ?? isTransient)(err) || tries >= options.maxAttempts) throw err;
       options.onTransient?.(err);
       await sleep(backoffMs(tries, options.baseDelayMs ?? 200, options.maxDelayMs ?? 20_000), options.signal);
     }
