@@ -16,6 +16,9 @@ export const DEBIAN = {
   'ceph-osd': '/usr/bin/ceph-osd',
   'ceph-common': '/usr/bin/radosgw-admin',
   radosgw: '/usr/bin/radosgw',
+  // Peers for the benchmarks, not the tests.
+  awscli: '/usr/bin/aws',
+  rclone: '/usr/bin/rclone',
 };
 
 /** Installs the npm packages when node_modules is missing or older than the lock file. */
@@ -54,7 +57,7 @@ export function run(command, args, env = {}) {
 /** Builds dist/ and the .vsix; returns the .vsix path. */
 export function buildVsix() {
   const output = execFileSync(process.execPath, [join(repoRoot, 'scripts', 'package.mjs')], { cwd: repoRoot, encoding: 'utf8' });
-  const match = /^(\S+\.vsix): /m.exec(output);
+  const match = /^(\S+\.vsix): .*$/m.exec(output);
   if (!match) throw new Error(`Packaging did not name a .vsix:\n${output}`);
   console.log(match[0]);
   return join(repoRoot, match[1]);

@@ -171,7 +171,7 @@ ${objectstoreConf(objectstore)}
 admin socket =
 
 [${RGW_NAME}]
-rgw frontends = beast endpoint=127.0.0.1:${port}
+rgw frontends = beast endpoint=127.0.0.1:${port} tcp_nodelay=1
 `;
 }
 

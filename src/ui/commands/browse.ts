@@ -17,6 +17,9 @@ export function registerBrowseCommands(
 ): vscode.Disposable {
   const profile = () => connection.connection.profileName;
   return vscode.Disposable.from(
+    // The title bar's Refresh gets the focused row as its argument too, so it has a command of
+    // its own that always reloads everything; the context menu's Refresh reloads one folder.
+    vscode.commands.registerCommand('researchCloud.buckets.refreshAll', () => provider.refresh()),
     vscode.commands.registerCommand('researchCloud.buckets.refresh', (node?: unknown) =>
       provider.refresh(node instanceof FolderNode ? node : undefined),
     ),
