@@ -1,9 +1,10 @@
 /**
  * Finds the number of requests in flight that moves the most data, instead of a fixed number:
  * throughput rises with parallel streams up to a knee and can fall after it (one lab saw it drop
- * past about 30). A hill climb on measured goodput: grow while goodput grows, turn back when it
- * falls, and cut hard on throttling (503 SlowDown), timeouts or latency that balloons while
- * goodput stays flat, which mean the far end or the path is saturated.
+ * past about 30). A hill climb on measured goodput that remembers the best setting seen: grow
+ * while goodput grows, go back toward the best when it falls, hold on the plateau (probing up
+ * now and then), and cut hard on throttling (503 SlowDown), timeouts or latency that balloons
+ * while goodput stays flat, which mean the far end or the path is saturated.
  */
 export interface ControllerOptions {
   readonly initial: number;
@@ -17,6 +18,7 @@ export interface ControllerOptions {
 
 /** Work done by a request, in bytes: each request also costs a round trip, worth this much. */
 const REQUEST_OVERHEAD_BYTES = 64 * 1024;
+const PROBE_AFTER_WINDOWS = 60;
 
 export class ConcurrencyController {
   private limit: number;
@@ -27,11 +29,19 @@ export class ConcurrencyController {
   private windowWork = 0;
   private windowLatency: number[] = [];
   private throttled = false;
-  private previousGoodput?: number;
+  /**
+   * The best goodput seen, where, and which sides of it were measured worse; the goodput fades a
+   * little each window so that changed conditions can replace it.
+   */
+  private best?: { limit: number; goodput: number; worseSides: Set<1 | -1> };
   private baselineLatency?: number;
   private direction: 1 | -1 = 1;
   /** Windows to wait after a cut before climbing again, so one 503 burst is not chased. */
   private cooldown = 0;
+  /** Windows held at a plateau; every few, a step up probes whether more now helps. */
+  private heldWindows = 0;
+  /** After turning back to the best setting from one side, try the other side once. */
+  private exploreSide?: 1 | -1;
 
   constructor(private readonly options: ControllerOptions, now: number) {
     this.min = Math.max(1, options.min ?? 1);
@@ -79,37 +89,73 @@ export class ConcurrencyController {
     if (latency !== undefined && this.baselineLatency === undefined) this.baselineLatency = latency;
     if (this.cooldown > 0) {
       this.cooldown--;
-      this.previousGoodput = goodput;
       return;
     }
-    const previous = this.previousGoodput;
-    this.previousGoodput = goodput;
-    if (previous === undefined) {
-      this.step();
+    if (this.best) this.best.goodput *= 0.98;
+    const best = this.best;
+    if (!best || goodput > best.goodput * 1.05) {
+      // Better where it already was: the path improved (or the record faded); note it and stay.
+      if (best && best.limit === this.limit) {
+        best.goodput = goodput;
+        return;
+      }
+      // Better after a step: keep going the same way; the side it came from was worse.
+      this.best = { limit: this.limit, goodput, worseSides: new Set(best ? [this.direction === 1 ? -1 : 1] : []) };
+      this.heldWindows = 0;
+      this.step(this.direction);
       return;
     }
-    const flat = goodput <= previous * 1.05 && goodput >= previous * 0.95;
     const ballooning = latency !== undefined && this.baselineLatency !== undefined && latency > this.baselineLatency * 4;
-    if (flat && ballooning) {
+    if (goodput < best.goodput * 0.95) {
+      if (best.limit === this.limit) {
+        // Same setting, less goodput: the path changed, so measure afresh from here, both sides.
+        this.best = { limit: this.limit, goodput, worseSides: new Set() };
+        this.exploreSide = 1;
+        return;
+      }
+      // Past the knee (or short of it): go back toward the best setting seen, then look once on
+      // its other side if that has not been measured.
+      const side = this.limit > best.limit ? 1 : -1;
+      best.worseSides.add(side);
+      this.direction = side === 1 ? -1 : 1;
+      this.exploreSide = best.worseSides.has(this.direction) ? undefined : this.direction;
+      this.step(this.direction, Math.abs(best.limit - this.limit));
+      return;
+    }
+    if (ballooning) {
       this.cut();
       return;
     }
-    if (goodput < previous * 0.95) this.direction = this.direction === 1 ? -1 : 1;
-    else if (flat) return; // at the knee: hold
-    this.step();
+    if (this.exploreSide && this.limit === best.limit) {
+      this.direction = this.exploreSide;
+      this.exploreSide = undefined;
+      this.step(this.direction);
+      return;
+    }
+    // On the plateau near the best: hold, probing upward about once a minute in case more
+    // bandwidth has become available.
+    if (++this.heldWindows >= PROBE_AFTER_WINDOWS && this.limit < this.max) {
+      this.heldWindows = 0;
+      this.direction = 1;
+      this.step(1);
+    }
   }
 
-  private step(): void {
-    const delta = Math.max(1, Math.round(this.limit * 0.25));
-    this.limit = clamp(this.limit + this.direction * delta, this.min, this.max);
-    if (this.limit === this.max || this.limit === this.min) this.direction = this.limit === this.max ? -1 : 1;
+  private step(direction: 1 | -1, atMost = Infinity): void {
+    const delta = Math.min(atMost, Math.max(1, Math.round(this.limit * 0.25)));
+    this.limit = clamp(this.limit + direction * delta, this.min, this.max);
+    if (this.limit === this.max) this.direction = -1;
+    else if (this.limit === this.min) this.direction = 1;
   }
 
   private cut(): void {
     this.limit = clamp(Math.floor(this.limit * 0.7), this.min, this.max);
     this.direction = 1;
     this.cooldown = 2;
-    this.previousGoodput = undefined;
+    this.heldWindows = 0;
+    this.exploreSide = undefined;
+    // What was measured before the cut no longer holds; climb again from fresh measurements.
+    this.best = undefined;
   }
 }
 

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { appendFile, mkdir, readdir, rm } from 'node:fs/promises';
+import { appendFile, mkdir, open, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
@@ -51,6 +51,8 @@ export class Journal {
   readonly finished = new Map<string, FinishedFile>();
   readonly openUploads = new Map<string, OpenUpload>();
   private pending: string[] = [];
+  /** The file ends in a torn line (a crash mid-write): the next write starts a new line first. */
+  private tornTail = false;
   private flushing?: Promise<void>;
   /** A failed background write, reported by the next flush the job awaits. */
   private writeError?: unknown;
@@ -71,6 +73,7 @@ export class Journal {
   /** Replays a journal file; a torn last line (a crash mid-write) is ignored. */
   static async open(file: string): Promise<Journal> {
     let journal: Journal | undefined;
+    const endsWithNewline = await lastByteIsNewline(file);
     const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
     for await (const text of lines) {
       let line: JournalLine;
@@ -87,6 +90,7 @@ export class Journal {
       }
     }
     if (!journal) throw new Error(`${file} is not an upload checkpoint (it has no header).`);
+    journal.tornTail = !endsWithNewline;
     return journal;
   }
 
@@ -121,8 +125,9 @@ export class Journal {
     while (this.flushing) await this.flushing.catch(() => undefined);
     if (this.writeError) throw this.writeError;
     if (!this.pending.length) return;
-    const text = this.pending.join('');
+    const text = (this.tornTail ? '\n' : '') + this.pending.join('');
     this.pending = [];
+    this.tornTail = false;
     this.flushing = appendFile(this.file, text).finally(() => (this.flushing = undefined));
     await this.flushing;
   }
@@ -154,5 +159,18 @@ export class Journal {
         this.openUploads.delete(line.p);
         break;
     }
+  }
+}
+
+async function lastByteIsNewline(file: string): Promise<boolean> {
+  const handle = await open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    if (size === 0) return true;
+    const last = Buffer.alloc(1);
+    await handle.read(last, 0, 1, size - 1);
+    return last[0] === 0x0a;
+  } finally {
+    await handle.close();
   }
 }

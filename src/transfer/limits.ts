@@ -65,14 +65,21 @@ export class ByteBudget {
     } else {
       // wake() reserves the bytes before it lets this waiter go.
       await new Promise<void>((resolve, reject) => {
-        const entry = { bytes, go: resolve };
-        this.waiting.push(entry);
-        signal?.addEventListener('abort', () => {
+        const onAbort = () => {
           const at = this.waiting.indexOf(entry);
           if (at < 0) return;
           this.waiting.splice(at, 1);
-          reject(signal.reason);
-        }, { once: true });
+          reject(signal!.reason);
+        };
+        const entry = {
+          bytes,
+          go: () => {
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+          },
+        };
+        this.waiting.push(entry);
+        signal?.addEventListener('abort', onAbort, { once: true });
       });
     }
     let released = false;

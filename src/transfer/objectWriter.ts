@@ -104,7 +104,7 @@ export class ObjectWriter {
       ...(crc !== undefined && { 'x-amz-checksum-crc32c': crc32cBase64(crc) }),
     };
     const signed = await this.signer.sign({ method: 'PUT', protocol: this.base.protocol, hostname, port, path, query, headers });
-    const search = new URLSearchParams(query).toString();
+    const search = Object.entries(query).map(([name, value]) => `${rfc3986(name)}=${rfc3986(value)}`).join('&');
     const reply = await this.request(
       { method: 'PUT', hostname, port, path: search ? `${path}?${search}` : path, headers: signed.headers, agent: this.agent },
       body,
@@ -152,10 +152,11 @@ export class ObjectWriter {
 
 /** Encodes a key for the request path: each segment escaped by RFC 3986, slashes kept. */
 export function objectPath(key: string): string {
-  return key
-    .split('/')
-    .map((segment) => encodeURIComponent(segment).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`))
-    .join('/');
+  return key.split('/').map(rfc3986).join('/');
+}
+
+function rfc3986(text: string): string {
+  return encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
 /**
@@ -189,11 +190,15 @@ function unescapeXml(text: string): string {
  */
 export function memoizeCredentials(provider: AwsCredentialIdentityProvider): AwsCredentialIdentityProvider {
   let current: Promise<AwsCredentialIdentity> | undefined;
+  let refreshing: Promise<AwsCredentialIdentity> | undefined;
+  const fresh = (identity: AwsCredentialIdentity) => !identity.expiration || identity.expiration.getTime() - Date.now() >= 5 * 60_000;
   return async () => {
     const cached = current ? await current.catch(() => undefined) : undefined;
-    if (cached && !(cached.expiration && cached.expiration.getTime() - Date.now() < 5 * 60_000)) return cached;
-    current = Promise.resolve(provider());
-    return current;
+    if (cached && fresh(cached)) return cached;
+    // Every request that finds the credentials stale waits for one refresh, not one each.
+    refreshing ??= Promise.resolve(provider()).finally(() => (refreshing = undefined));
+    current = refreshing;
+    return refreshing;
   };
 }
 

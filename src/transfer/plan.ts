@@ -68,8 +68,8 @@ export function planUpload(files: readonly LocalFile[], options: PlanOptions = {
   const sizes = Float64Array.from(files, (f) => f.size).sort();
   const bytes = sizes.reduce((a, b) => a + b, 0);
   const preferred = options.partSize ?? DEFAULT_PART_SIZE;
-  const threshold = multipartThreshold(preferred);
-  const multipartFiles = files.filter((f) => f.size >= threshold).length;
+  // The same rule the engine applies to each file, so the plan and the upload agree.
+  const multipartFiles = files.filter((f) => f.size >= multipartThreshold(partSizeFor(f.size, preferred))).length;
   const largest = sizes.length ? sizes[sizes.length - 1] : 0;
   const assumedBytesPerSecond = options.bytesPerSecond ?? 50e6;
   const assumedFilesPerSecond = options.filesPerSecond ?? 500;
@@ -103,7 +103,8 @@ function statistics(sorted: Float64Array, total: number): SizeStatistics {
 function histogram(sorted: Float64Array): HistogramBin[] {
   const bins = new Map<number, { files: number; bytes: number }>();
   for (const size of sorted) {
-    const exponent = size === 0 ? -1 : Math.floor(Math.log10(size) + 1e-12);
+    // Digits of the whole number, not log10: floating point puts 1e12 - 1 into the 1e12 bin.
+    const exponent = size < 1 ? -1 : String(Math.floor(size)).length - 1;
     const bin = bins.get(exponent) ?? { files: 0, bytes: 0 };
     bin.files++;
     bin.bytes += size;

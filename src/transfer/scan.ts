@@ -22,7 +22,10 @@ export interface ScanProblem {
 export interface ScanOptions {
   /** Follow symbolic links to files and folders (loops are detected and reported). */
   readonly followSymlinks?: boolean;
-  /** Globs, matched against the relative path (`**\/*.tmp`, `.git/**`), of what to leave out. */
+  /**
+   * Globs of what to leave out, matched against the path inside each uploaded folder
+   * (`.git/**`, `**\/*.tmp`, `raw/*.bam`).
+   */
   readonly exclude?: readonly string[];
   readonly signal?: AbortSignal;
 }
@@ -34,8 +37,9 @@ export interface ScanResult {
 
 /**
  * Walks the given files and folders. A file given directly is uploaded under its own name; a
- * folder keeps its structure under its own name. Unreadable entries, skipped links and loops
- * land in `problems` and the walk goes on: one bad file must not stop ten million good ones.
+ * folder keeps its structure under its own name. Unreadable folders, skipped links, loops and
+ * special files land in `problems` and the walk goes on: one bad entry must not stop ten
+ * million good ones. (An unreadable file is found when the upload reads it, and reported then.)
  */
 export async function scanSources(sources: readonly string[], options: ScanOptions = {}): Promise<ScanResult> {
   const files: LocalFile[] = [];
@@ -52,7 +56,7 @@ export async function scanSources(sources: readonly string[], options: ScanOptio
       files.push({ path: source, relativePath: toKeyPath(relative(parent, source)), size: info.size, mtimeMs: info.mtimeMs });
     } else if (info.isDirectory()) {
       const ancestors = new Set([await realpath(source)]);
-      await walk(source, parent, ancestors, { files, problems, excluded, options });
+      await walk(source, parent, ancestors, { files, problems, excluded, options, folder: source });
     }
   }
   return { files, problems };
@@ -63,6 +67,8 @@ interface WalkState {
   readonly problems: ScanProblem[];
   readonly excluded: (path: string) => boolean;
   readonly options: ScanOptions;
+  /** The uploaded folder, which exclude globs are relative to. */
+  readonly folder: string;
 }
 
 async function walk(dir: string, root: string, ancestors: Set<string>, state: WalkState): Promise<void> {
@@ -77,7 +83,8 @@ async function walk(dir: string, root: string, ancestors: Set<string>, state: Wa
   for await (const entry of handle) {
     const path = join(dir, entry.name);
     const relativePath = toKeyPath(relative(root, path));
-    if (state.excluded(relativePath) || (entry.isDirectory() && state.excluded(`${relativePath}/`))) continue;
+    const inside = toKeyPath(relative(state.folder, path));
+    if (state.excluded(inside) || (entry.isDirectory() && state.excluded(`${inside}/`))) continue;
     if (entry.isSymbolicLink() && !state.options.followSymlinks) {
       state.problems.push({ path, reason: 'symbolic link skipped (the setting to follow links is off)' });
       continue;

@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { createHash } from 'node:crypto';
+import { basename, resolve } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { throwIfAborted } from '../core/progress';
 import { listAllObjects, type ObjectInfo } from '../s3/listing';
@@ -31,15 +32,27 @@ export interface SyncPlan {
   readonly extra: ObjectInfo[];
 }
 
+export interface SyncDestination extends UploadDestination {
+  /**
+   * The local files and folders synced; each lands under its own name below the prefix, and only
+   * the keys below those names belong to the sync. Without them, every key under the prefix does.
+   */
+  readonly sources?: readonly string[];
+}
+
 export async function planSync(
   s3: S3Client,
   files: readonly LocalFile[],
-  destination: UploadDestination,
+  destination: SyncDestination,
   options: SyncOptions = {},
 ): Promise<SyncPlan> {
   const remote = new Map<string, ObjectInfo>();
-  for await (const page of listAllObjects(s3, destination.bucket, destination.prefix, options.signal)) {
-    for (const object of page) remote.set(object.key, object);
+  // Only the keys the sources map to: `run42` synced to `raw/` owns `raw/run42/…`, and must not
+  // see `raw/run41/…` as extra (that would delete it).
+  for (const root of sourceRoots(destination)) {
+    for await (const page of listAllObjects(s3, destination.bucket, root, options.signal)) {
+      for (const object of page) if (belongsTo(object.key, root, destination)) remote.set(object.key, object);
+    }
   }
   const upload: LocalFile[] = [];
   const unchanged: LocalFile[] = [];
@@ -53,6 +66,17 @@ export async function planSync(
   }
   const extra = options.deleteExtra ? [...remote.values()].filter((o) => !o.key.endsWith('/')) : [];
   return { upload, unchanged, extra };
+}
+
+/** Key of each source: a folder's objects are below `prefix + name + '/'`, a file's object is `prefix + name`. */
+function sourceRoots(destination: SyncDestination): string[] {
+  if (!destination.sources) return [destination.prefix];
+  return [...new Set(destination.sources.map((source) => destination.prefix + basename(resolve(source))))];
+}
+
+/** Listing `raw/run4` also returns `raw/run42/…`: only the name itself and what is below it count. */
+function belongsTo(key: string, root: string, destination: SyncDestination): boolean {
+  return !destination.sources || key === root || key.startsWith(`${root}/`);
 }
 
 async function matches(file: LocalFile, object: ObjectInfo, options: SyncOptions): Promise<boolean> {

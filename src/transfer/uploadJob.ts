@@ -7,6 +7,7 @@ import {
   type S3Client,
   type ServerSideEncryption,
 } from '@aws-sdk/client-s3';
+import { setMaxListeners } from 'node:events';
 import { open, readFile, stat } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
 import { errorCode, explainAwsError, isCredentialOrAccessError, isTransient, UserError } from '../aws/errors';
@@ -76,6 +77,8 @@ export interface UploadResult {
 
 /** How many times a file that changes while it is read is read again before it is reported. */
 const CHANGED_FILE_ATTEMPTS = 3;
+/** How many times an object stored with the wrong checksum is sent before it is reported. */
+const CORRUPT_OBJECT_ATTEMPTS = 3;
 
 /**
  * Uploads files to S3 through one pool of requests in flight shared by whole files and parts,
@@ -120,6 +123,8 @@ class UploadRun {
     this.budget = new ByteBudget(options.memoryBudget ?? 512 * MiB);
     this.manifest = options.hashedPrefixes ? new Map() : undefined;
     this.bytesTotal = files.reduce((n, f) => n + f.size, 0);
+    // Every request waiting for a slot listens to the stop signal: thousands is by design.
+    setMaxListeners(0, this.stopper.signal);
     runtime.signal?.addEventListener('abort', () => this.stop(new CancelledError()), { once: true });
     if (runtime.signal?.aborted) this.stop(new CancelledError());
   }
@@ -200,7 +205,13 @@ class UploadRun {
         const result = await this.request(body.length, () =>
           this.runtime.writer.putObject({ bucket: this.destination.bucket, key, body, headers, signal: this.stopper.signal }),
         );
-        this.verifySingle(file, key, result);
+        if (!this.storedIntact(result)) {
+          if (attempt < CORRUPT_OBJECT_ATTEMPTS) {
+            this.runtime.log?.(`s3://${this.destination.bucket}/${key} was stored with ETag ${result.etag}, not the MD5 of ${file.path}; sending it again.`);
+            continue;
+          }
+          throw new UserError(`s3://${this.destination.bucket}/${key} was stored with ETag ${result.etag}, not the MD5 of ${file.path}, ${CORRUPT_OBJECT_ATTEMPTS} times; the object in S3 is not what is on disk. Check the endpoint or proxy, then upload it again.`, 'ChecksumMismatch');
+        }
         this.runtime.journal.fileDone(file.relativePath, { size: after.size, mtimeMs: after.mtimeMs, etag: result.etag });
         this.count(after.size);
         return;
@@ -214,19 +225,18 @@ class UploadRun {
    * A server that checks Content-MD5 (all do) has already refused a corrupted body; comparing
    * the ETag catches a store that does not, except under SSE-KMS, whose ETag is not an MD5.
    */
-  private verifySingle(file: LocalFile, key: string, result: WriteResult): void {
-    if (this.runtime.checksum !== 'md5' || this.options.encryption?.type === 'aws:kms') return;
-    if (bareEtag(result.etag) !== result.md5.toString('hex')) {
-      throw new UserError(`s3://${this.destination.bucket}/${key} was stored with ETag ${result.etag}, not the MD5 of ${file.path}; it will be sent again.`, 'ChecksumMismatch');
-    }
+  private storedIntact(result: WriteResult): boolean {
+    if (this.runtime.checksum !== 'md5' || this.options.encryption?.type === 'aws:kms') return true;
+    return bareEtag(result.etag) === result.md5.toString('hex');
   }
 
   private async uploadMultipart(file: LocalFile, key: string, partSize: number): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       const before = await stat(file.path);
       const upload = await this.openUpload(file, key, partSize, before);
-      const changed = await this.sendParts(file, upload, before);
+      const { changed, counted } = await this.sendParts(file, upload, before);
       if (changed) {
+        this.bytesDone -= counted;
         await this.abortUpload(file.relativePath, upload);
         if (attempt < CHANGED_FILE_ATTEMPTS) {
           this.runtime.log?.(`${file.path} changed while it was uploaded; starting it again.`);
@@ -235,7 +245,7 @@ class UploadRun {
         throw new UserError(`${file.path} kept changing while it was uploaded; it was not uploaded. Upload it again once it is finished.`, 'FileChanged');
       }
       await this.completeUpload(file, upload, before);
-      this.count(before.size);
+      this.count(0); // the bytes were counted part by part
       return;
     }
   }
@@ -245,10 +255,8 @@ class UploadRun {
     const journal = this.runtime.journal;
     const previous = journal.openUploads.get(file.relativePath);
     if (previous) {
-      if (previous.key === key && previous.size === current.size && previous.mtimeMs === current.mtimeMs) {
-        await this.confirmParts(previous);
-        return previous;
-      }
+      const unchanged = previous.key === key && previous.size === current.size && previous.mtimeMs === current.mtimeMs;
+      if (unchanged && (await this.confirmParts(previous))) return previous;
       await this.abortUpload(file.relativePath, previous);
     }
     const encryption = this.options.encryption;
@@ -273,37 +281,52 @@ class UploadRun {
     return journal.openUploads.get(file.relativePath)!;
   }
 
-  /** Parts the journal calls finished must still be on the server, with the same ETags. */
-  private async confirmParts(upload: OpenUpload): Promise<void> {
+  /**
+   * Parts the journal calls finished must still be on the server, with the same ETags. False
+   * when the upload itself is gone (a lifecycle rule or a person aborted it).
+   */
+  private async confirmParts(upload: OpenUpload): Promise<boolean> {
     const onServer = new Map<number, string>();
     let marker: string | undefined;
     do {
-      const page = await this.request(0, () =>
-        this.runtime.s3.send(
-          new ListPartsCommand({ Bucket: this.destination.bucket, Key: upload.key, UploadId: upload.uploadId, PartNumberMarker: marker }),
-          { abortSignal: this.stopper.signal },
-        ),
-      );
+      let page;
+      try {
+        page = await this.request(0, () =>
+          this.runtime.s3.send(
+            new ListPartsCommand({ Bucket: this.destination.bucket, Key: upload.key, UploadId: upload.uploadId, PartNumberMarker: marker }),
+            { abortSignal: this.stopper.signal },
+          ),
+        );
+      } catch (err) {
+        if (errorCode(err) === 'NoSuchUpload') return false;
+        throw err;
+      }
       for (const part of page.Parts ?? []) if (part.PartNumber && part.ETag) onServer.set(part.PartNumber, bareEtag(part.ETag));
       marker = page.IsTruncated ? page.NextPartNumberMarker : undefined;
     } while (marker);
     for (const [number, part] of upload.parts) {
       if (onServer.get(number) !== bareEtag(part.etag)) upload.parts.delete(number);
     }
+    return true;
   }
 
-  /** Sends the parts not yet finished; true when the file changed under the upload. */
-  private async sendParts(file: LocalFile, upload: OpenUpload, version: FileVersion): Promise<boolean> {
+  /**
+   * Sends the parts not yet finished. Says whether the file changed under the upload, and how
+   * many bytes it counted as done (taken back if the file must start over).
+   */
+  private async sendParts(file: LocalFile, upload: OpenUpload, version: FileVersion): Promise<{ changed: boolean; counted: number }> {
     const handle = await open(file.path, 'r');
     try {
       const count = Math.max(1, Math.ceil(upload.size / upload.partSize));
       let changed = false;
+      let counted = 0;
       let failure: unknown;
       const sends: Promise<void>[] = [];
       for (let number = 1; number <= count && !changed && failure === undefined && !this.stopper.signal.aborted; number++) {
         const offset = (number - 1) * upload.partSize;
         const length = Math.min(upload.partSize, upload.size - offset);
         if (upload.parts.has(number)) {
+          counted += length;
           this.count(length, false);
           continue;
         }
@@ -322,6 +345,7 @@ class UploadRun {
                 this.runtime.writer.uploadPart({ bucket: this.destination.bucket, key: upload.key, uploadId: upload.uploadId, partNumber: number, body, signal: this.stopper.signal }),
               );
               this.runtime.journal.partDone(file.relativePath, number, { etag: result.etag, md5: result.md5.toString('hex'), crc32c: result.crc32c });
+              counted += length;
               this.count(length, false);
             } finally {
               release();
@@ -335,7 +359,7 @@ class UploadRun {
       await Promise.all(sends);
       if (failure !== undefined) throw failure;
       const after = await stat(file.path);
-      return changed || !sameVersion(version, after);
+      return { changed: changed || !sameVersion(version, after), counted };
     } finally {
       await handle.close();
     }
