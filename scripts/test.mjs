@@ -9,7 +9,8 @@ import { buildVsix, ensureDebianPackages, ensureNpmPackages, repoRoot, run } fro
 
 const SUITES = {
   unit: { dir: 'test/unit', debian: [] },
-  integration: { dir: 'test/integration', debian: ['ceph-mon', 'ceph-osd', 'ceph-common', 'radosgw'] },
+  // aws-cli and rclone: the S3 sink is checked against the peers the benchmarks measure.
+  integration: { dir: 'test/integration', debian: ['ceph-mon', 'ceph-osd', 'ceph-common', 'radosgw', 'awscli', 'rclone'] },
   e2e: { dir: 'test/e2e', debian: ['chromium', 'ripgrep', 'libkrb5-dev'] },
 };
 

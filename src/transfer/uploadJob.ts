@@ -369,7 +369,7 @@ class UploadRun {
     const numbers = [...upload.parts.keys()].sort((a, b) => a - b);
     const crcMode = this.runtime.checksum === 'crc32c';
     const reply = await this.request(0, () =>
-      this.runtime.s3.send(
+      this.completeOnce(upload, version, () => this.runtime.s3.send(
         new CompleteMultipartUploadCommand({
           Bucket: this.destination.bucket,
           Key: upload.key,
@@ -382,7 +382,7 @@ class UploadRun {
           },
         }),
         { abortSignal: this.stopper.signal },
-      ),
+      )),
     );
     this.runtime.journal.uploadEnded(file.relativePath);
     const parts = numbers.map((n) => upload.parts.get(n)!);
@@ -400,6 +400,23 @@ class UploadRun {
       }
     }
     this.runtime.journal.fileDone(file.relativePath, { size: version.size, mtimeMs: version.mtimeMs, etag: reply.ETag ?? '' });
+  }
+
+  /**
+   * CompleteMultipartUpload can succeed while its reply is lost; the retry then meets
+   * NoSuchUpload. An object of the right size is taken as that success, and its ETag is then
+   * checked against the parts like any other (in CRC32C mode, S3 checked each part already).
+   */
+  private async completeOnce(upload: OpenUpload, version: FileVersion, complete: () => Promise<CompletedUpload>): Promise<CompletedUpload> {
+    try {
+      return await complete();
+    } catch (err) {
+      if (errorCode(err) !== 'NoSuchUpload') throw err;
+      const head = await this.runtime.s3.send(new HeadObjectCommand({ Bucket: this.destination.bucket, Key: upload.key }), { abortSignal: this.stopper.signal }).catch(() => undefined);
+      if (head?.ContentLength !== version.size) throw err;
+      this.runtime.log?.(`s3://${this.destination.bucket}/${upload.key}: the reply to Complete was lost; the object is there.`);
+      return { ETag: head.ETag };
+    }
   }
 
   private async abortUpload(path: string, upload: OpenUpload): Promise<void> {
@@ -477,6 +494,11 @@ class UploadRun {
     this.lastReport = now;
     this.runtime.progress?.({ bytesDone: this.bytesDone, bytesTotal: this.bytesTotal, itemsDone: this.filesDone, itemsTotal: this.files.length });
   }
+}
+
+interface CompletedUpload {
+  readonly ETag?: string;
+  readonly ChecksumCRC32C?: string;
 }
 
 interface FileVersion {
