@@ -1,21 +1,28 @@
 import { createReadStream } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { basename, resolve } from 'node:path';
-import type { S3Client } from '@aws-sdk/client-s3';
-import { throwIfAborted } from '../core/progress';
+import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { runPool } from '../core/pool';
 import { listAllObjects, type ObjectInfo } from '../s3/listing';
 import { bareEtag, multipartEtag } from './checksums';
+import { MTIME_METADATA } from './objectHeaders';
 import { multipartThreshold, partSizeFor } from './plan';
 import type { LocalFile } from './scan';
 import type { UploadDestination } from './uploadJob';
 
 /**
- * How sync decides a file is already there. 'size-and-time' (the default, as `aws s3 sync`):
- * an object of the same size stored after the file last changed; it costs no request per file.
- * 'checksum': the same size and the ETag equal to the file's MD5 (or multipart ETag), which
- * reads every candidate file once but catches same-size edits that kept an older mtime.
+ * How sync decides a file is already there, among objects of the same size:
+ * - 'size-and-mtime' (default): the modification time this engine keeps in the object's
+ *   metadata equals the file's; one HEAD per same-size object. Objects uploaded by other tools
+ *   have no such metadata and fall back to 'size-and-time'.
+ * - 'size-and-time': stored after the file last changed, as `aws s3 sync`; no extra request.
+ * - 'checksum': the ETag equals the file's MD5 (or multipart ETag); reads every candidate
+ *   file once, and catches same-size edits that kept an older mtime.
  */
-export type SyncComparison = 'size-and-time' | 'checksum';
+export type SyncComparison = 'size-and-mtime' | 'size-and-time' | 'checksum';
+
+/** HEAD requests in flight while comparing modification times. */
+const COMPARE_CONCURRENCY = 32;
 
 export interface SyncOptions {
   readonly compare?: SyncComparison;
@@ -55,15 +62,20 @@ export async function planSync(
     }
   }
   const upload: LocalFile[] = [];
-  const unchanged: LocalFile[] = [];
+  const candidates: Array<{ file: LocalFile; object: ObjectInfo }> = [];
   for (const file of files) {
-    throwIfAborted(options.signal);
     const key = destination.prefix + file.relativePath;
     const object = remote.get(key);
     remote.delete(key);
-    const same = object !== undefined && object.size === file.size && (await matches(file, object, options));
-    (same ? unchanged : upload).push(file);
+    if (object !== undefined && object.size === file.size) candidates.push({ file, object });
+    else upload.push(file);
   }
+  const verdicts = await runPool(candidates, COMPARE_CONCURRENCY, ({ file, object }) => matches(s3, destination.bucket, file, object, options), { signal: options.signal });
+  const unchanged: LocalFile[] = [];
+  verdicts.forEach((verdict, i) => {
+    if (verdict?.status === 'rejected') throw verdict.reason;
+    (verdict?.value ? unchanged : upload).push(candidates[i].file);
+  });
   const extra = options.deleteExtra ? [...remote.values()].filter((o) => !o.key.endsWith('/')) : [];
   return { upload, unchanged, extra };
 }
@@ -79,12 +91,16 @@ function belongsTo(key: string, root: string, destination: SyncDestination): boo
   return !destination.sources || key === root || key.startsWith(`${root}/`);
 }
 
-async function matches(file: LocalFile, object: ObjectInfo, options: SyncOptions): Promise<boolean> {
-  if ((options.compare ?? 'size-and-time') === 'size-and-time') {
-    // A second of slack: some stores keep LastModified in whole seconds.
-    return (object.lastModified?.getTime() ?? 0) + 1000 >= file.mtimeMs;
+async function matches(s3: S3Client, bucket: string, file: LocalFile, object: ObjectInfo, options: SyncOptions): Promise<boolean> {
+  const compare = options.compare ?? 'size-and-mtime';
+  if (compare === 'checksum') return bareEtag(object.etag) === bareEtag(await localEtag(file, options.partSize));
+  if (compare === 'size-and-mtime') {
+    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: object.key }), { abortSignal: options.signal });
+    const kept = head.Metadata?.[MTIME_METADATA];
+    if (kept !== undefined) return Number(kept) === Math.round(file.mtimeMs);
   }
-  return bareEtag(object.etag) === bareEtag(await localEtag(file, options.partSize));
+  // A second of slack: some stores keep LastModified in whole seconds.
+  return (object.lastModified?.getTime() ?? 0) + 1000 >= file.mtimeMs;
 }
 
 /** The ETag S3 would give this file uploaded by this engine: its MD5, or the multipart form. */

@@ -1,4 +1,4 @@
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
@@ -22,6 +22,8 @@ let mock: ReturnType<typeof mockedS3>['mock'];
 let dir: string;
 beforeEach(async () => {
   ({ s3, mock } = mockedS3());
+  // Objects from other tools carry no mtime metadata: the default compares size and time then.
+  mock.on(HeadObjectCommand).resolves({});
   dir = await mkdtemp(join(tmpdir(), 'research-cloud-sync-'));
 });
 afterEach(async () => {
@@ -45,7 +47,37 @@ async function tempFile(name: string, data: Buffer): Promise<LocalFile> {
   return { path, relativePath: name, size: info.size, mtimeMs: info.mtimeMs };
 }
 
-describe('planSync: size-and-time (the default)', () => {
+describe('planSync: size and mtime kept in metadata (the default)', () => {
+  test('the same size and the same kept mtime → unchanged, whatever LastModified says; another mtime → upload', async () => {
+    mock.on(ListObjectsV2Command).resolves(listObjectsReply({
+      objects: [
+        s3Object('runs/same.txt', 10, new Date(T - 60_000)),
+        s3Object('runs/touched.txt', 10, new Date(T + 60_000)),
+      ],
+    }));
+    mock.on(HeadObjectCommand, { Key: 'runs/same.txt' }).resolves({ Metadata: { mtime: String(T) } });
+    mock.on(HeadObjectCommand, { Key: 'runs/touched.txt' }).resolves({ Metadata: { mtime: String(T - 5_000) } });
+    const plan = await planSync(s3, [local('same.txt', 10), local('touched.txt', 10)], DEST);
+    // LastModified alone would have decided the other way round for both.
+    assert.deepEqual(names(plan.unchanged), ['same.txt']);
+    assert.deepEqual(names(plan.upload), ['touched.txt']);
+  });
+
+  test('only objects of the same size are asked for their metadata', async () => {
+    mock.on(ListObjectsV2Command).resolves(listObjectsReply({ objects: [s3Object('runs/a.txt', 10), s3Object('runs/b.txt', 99)] }));
+    await planSync(s3, [local('a.txt', 10), local('b.txt', 10), local('c.txt', 10)], DEST);
+    assert.deepEqual(mock.commandCalls(HeadObjectCommand).map((c) => c.args[0].input.Key), ['runs/a.txt']);
+  });
+
+  test('size-and-time never sends a HEAD', async () => {
+    mock.on(ListObjectsV2Command).resolves(listObjectsReply({ objects: [s3Object('runs/a.txt', 10, new Date(T + 1))] }));
+    const plan = await planSync(s3, [local('a.txt', 10)], DEST, { compare: 'size-and-time' });
+    assert.deepEqual(names(plan.unchanged), ['a.txt']);
+    assert.equal(mock.commandCalls(HeadObjectCommand).length, 0);
+  });
+});
+
+describe('planSync: size and time (size-and-time, and the default for objects without mtime metadata)', () => {
   test('same size and a remote copy newer than the file → unchanged; older → upload; other size → upload; missing → upload', async () => {
     mock.on(ListObjectsV2Command).resolves(listObjectsReply({
       objects: [

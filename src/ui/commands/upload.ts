@@ -115,7 +115,7 @@ async function sync(deps: UploadDeps, sources: readonly vscode.Uri[], destinatio
     bucket: destination.bucket,
     prefix: destination.key,
     ...uploadOptionsFromSettings(),
-    sync: { compare: vscode.workspace.getConfiguration('researchCloud.upload').get('syncCompare') ?? 'size-and-time', deleteExtra: true },
+    sync: { compare: vscode.workspace.getConfiguration('researchCloud.upload').get('syncCompare') ?? 'size-and-mtime', deleteExtra: true },
   };
   const prepared = await prepare(deps, request);
   if (!prepared?.sync) return;
