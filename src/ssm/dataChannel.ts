@@ -117,6 +117,9 @@ export class DataChannel {
   private awaitingPong = false;
   /** Set by pause_publication: the peer is away, so send nothing new and resend nothing. */
   private paused = false;
+  /** Set by pauseIncoming(): the websocket is not read, so the agent's acks wait unread too. */
+  private incomingPaused = false;
+  private incomingResumedAt = 0;
   private cipher?: SessionCipher;
   private info?: SessionInfo;
   /** Payload handling is serial, because answering a handshake awaits KMS. */
@@ -200,6 +203,27 @@ export class DataChannel {
     return sent;
   }
 
+  /**
+   * Stops reading the websocket until resumeIncoming(), for a consumer that cannot keep up.
+   * The agent then stops sending as its unacknowledged messages pile up, as it does when the
+   * plugin's reader blocks. A few messages already read may still be delivered.
+   */
+  pauseIncoming(): void {
+    if (this.incomingPaused) return;
+    this.incomingPaused = true;
+    this.socket?.pause();
+  }
+
+  resumeIncoming(): void {
+    if (!this.incomingPaused) return;
+    this.incomingPaused = false;
+    this.incomingResumedAt = this.now();
+    this.awaitingPong = false;
+    // No flush here: the acks waiting in the socket come first, or everything unacknowledged
+    // would look overdue and be sent again.
+    this.socket?.resume();
+  }
+
   /** Ends the session: TerminateSession, then the websocket closes. */
   async close(): Promise<void> {
     if (this.phase === 'ended') return;
@@ -246,6 +270,7 @@ export class DataChannel {
   private attach(socket: WebSocket): void {
     this.socket = socket;
     this.awaitingPong = false;
+    if (this.incomingPaused) socket.pause();
     // A new socket carries again everything not acknowledged on the old one, oldest first.
     this.window.resendAll();
     socket.on('message', (data: WebSocket.RawData) => this.receive(toBuffer(data)));
@@ -264,8 +289,10 @@ export class DataChannel {
   }
 
   private onTick(): void {
+    // Acks that wait unread while incoming is paused are not the agent's silence.
     const oldest = this.window.oldestFirstSentAt();
-    if (this.socket && oldest !== undefined && this.now() - oldest > this.tuning.giveUpAfterMs) {
+    const silentSince = oldest === undefined ? undefined : Math.max(oldest, this.incomingResumedAt);
+    if (this.socket && !this.incomingPaused && silentSince !== undefined && this.now() - silentSince > this.tuning.giveUpAfterMs) {
       this.fail(new Error(`The instance stopped acknowledging input for ${Math.round(this.tuning.giveUpAfterMs / 1000)} s; the session was ended.`), true);
       return;
     }
@@ -274,7 +301,8 @@ export class DataChannel {
 
   private ping(): void {
     const socket = this.socket;
-    if (!socket) return;
+    // A paused socket reads no pongs either.
+    if (!socket || this.incomingPaused) return;
     if (this.awaitingPong) {
       this.log('Data channel websocket missed a pong; reconnecting.');
       socket.terminate();
@@ -444,7 +472,8 @@ export class DataChannel {
    */
   private flush(): void {
     if (!this.socket || this.paused || this.phase === 'ended') return;
-    for (const message of this.window.due(this.now())) {
+    // Retransmitting while the acks sit unread in a paused socket would only resend what arrived.
+    for (const message of this.incomingPaused ? [] : this.window.due(this.now())) {
       if (!this.pacer.tryTake()) return this.flushLater();
       this.transmit(message);
     }

@@ -1,6 +1,7 @@
 // The agent's side of one Session Manager session, for the local SSM server: sequencing,
 // acknowledgements and retransmission as amazon-ssm-agent does them, the handshake (with KMS
-// encryption when asked), and a real shell on a pseudo-terminal.
+// encryption when asked), and a real shell on a pseudo-terminal, or, for the port documents, the
+// port plugin of ssm-port.mjs dialling a real TCP service.
 //
 // The pty: Node has none built in, so the shell runs under util-linux `script -qfec`, which
 // gives it a real pty (echo, line discipline, `stty`). The shell first writes its tty's path to
@@ -13,11 +14,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { PortPlugin, portMode } from './ssm-port.mjs';
 import { ackFor, decode, encode } from './ssm-wire.mjs';
 
 const run = promisify(execFile);
 const CHUNK = 1024;
 const RESEND_AFTER_MS = 200;
+
+/** Session documents of type Port, and the properties the agent resolves from their parameters (§2.4). */
+const PORT_DOCUMENTS = {
+  'AWS-StartPortForwardingSession': (p) => ({ portNumber: p.portNumber, localPortNumber: p.localPortNumber ?? '0', type: 'LocalPortForwarding' }),
+  'AWS-StartPortForwardingSessionToRemoteHost': (p) => ({ host: p.host, portNumber: p.portNumber, localPortNumber: p.localPortNumber ?? '0', type: 'LocalPortForwarding' }),
+  'AWS-StartSSHSession': (p) => ({ portNumber: p.portNumber ?? '22' }),
+};
+
+/** Whether StartSession may be called with this document; undefined is the shell. */
+export function isKnownDocument(name) {
+  return name === undefined || name === 'SSM-SessionManagerRunShell' || name in PORT_DOCUMENTS;
+}
 
 /**
  * @typedef {object} Faults  What happens to the agent's outgoing messages (data and acks).
@@ -37,10 +51,16 @@ export class AgentSession {
    * @param {Faults} [o.faults]
    * @param {ReturnType<typeof import('./ssm-kms.mjs').createLocalKms>} [o.kms]
    * @param {number} [o.window]  unacknowledged messages before the shell's output is paused
+   * @param {string} [o.documentName]  a port document runs the port plugin instead of a shell
+   * @param {Record<string, string[]>} [o.parameters]  the document parameters of StartSession
+   * @param {string} [o.agentVersion]  reported in the handshake; decides the port mode
    * @param {(line: string) => void} [o.log]
    */
-  constructor({ sessionId, target, shell, faults = {}, kms, window = 500, log = () => undefined }) {
-    Object.assign(this, { sessionId, target, shell, faults, kms, window, log });
+  constructor({ sessionId, target, shell, faults = {}, kms, window = 500, documentName, parameters = {}, agentVersion = '3.3.987.0', log = () => undefined }) {
+    Object.assign(this, { sessionId, target, shell, faults, kms, window, agentVersion, log });
+    const resolve = PORT_DOCUMENTS[documentName ?? ''];
+    /** The resolved properties of a port session; undefined for a shell. */
+    this.portProperties = resolve?.(Object.fromEntries(Object.entries(parameters).map(([k, v]) => [k, v[0]])));
     this.random = mulberry32(faults.seed ?? 1);
     this.dropSocketAfter = faults.dropSocketAfter;
     this.transmitted = 0;
@@ -54,7 +74,15 @@ export class AgentSession {
     this.earlyIn = new Map();
     this.ops = Promise.resolve();
     /** What tests look at. */
-    this.stats = { socketsOpened: 0, socketsDropped: 0, sizes: [], clientVersions: [], encryptedInputs: 0, duplicatesIn: 0, retransmitted: 0 };
+    this.stats = {
+      socketsOpened: 0, socketsDropped: 0, sizes: [], clientVersions: [], encryptedInputs: 0, duplicatesIn: 0, retransmitted: 0,
+      // Port sessions: the mode the agent chose, its dials of the target, the flags it received,
+      // smux streams opened and NOPs received, and target connections open now.
+      /** @type {'mux' | 'basic' | 'stream' | undefined} */ portMode: undefined,
+      /** @type {{ host: string, port: number }[]} */ dials: [],
+      /** @type {number[]} */ flags: [],
+      streamsOpened: 0, nops: 0, openTargets: 0,
+    };
     this.resendTimer = setInterval(() => this.resendExpired(), 50);
   }
 
@@ -70,7 +98,8 @@ export class AgentSession {
     });
     if (!this.started) {
       this.started = true;
-      if (this.kms) this.sendHandshakeRequest();
+      if (this.portProperties) this.sendPortHandshakeRequest();
+      else if (this.kms) this.sendHandshakeRequest();
       else this.startShell();
     } else {
       // As MGS does when the client is back: tell it to publish again, then resend what is unacked.
@@ -90,6 +119,38 @@ export class AgentSession {
     }));
   }
 
+  /** Port sessions always shake hands, and are never encrypted (§2.4, §10). */
+  sendPortHandshakeRequest() {
+    this.sendSequenced(5, json({
+      AgentVersion: this.agentVersion,
+      RequestedClientActions: [{ ActionType: 'SessionType', ActionParameters: { SessionType: 'Port', Properties: this.portProperties } }],
+    }));
+  }
+
+  portHandshakeResponse(response) {
+    this.stats.clientVersions.push(response.ClientVersion);
+    if (response.ProcessedClientActions.some((a) => a.ActionStatus !== 1)) {
+      return this.closeChannel('Encountered error while initiating handshake.');
+    }
+    const properties = this.portProperties;
+    const mode = portMode(properties, this.agentVersion, response.ClientVersion);
+    this.stats.portMode = mode;
+    this.port = new PortPlugin(
+      {
+        send: (payloadType, payload) => this.sendSequenced(payloadType, payload),
+        close: (output) => void this.closeWhenAcknowledged(output),
+        congested: () => this.unacked.size >= this.window,
+        log: this.log,
+        stats: this.stats,
+      },
+      // Without a host the agent dials localhost; the test services listen on its IPv4 address.
+      { mode, targetHost: properties.host ?? '127.0.0.1', targetPort: Number(properties.portNumber) },
+    );
+    this.sendSequenced(7, json({ HandshakeTimeToComplete: 1_000_000, CustomerMessage: '' }));
+    this.port.start();
+    return undefined;
+  }
+
   receive(bytes) {
     let m;
     try {
@@ -101,7 +162,10 @@ export class AgentSession {
     if (m.messageType === 'acknowledge') {
       const { AcknowledgedMessageSequenceNumber: seq } = JSON.parse(m.payload.toString());
       this.unacked.delete(seq);
-      if (this.unacked.size < this.window) this.child?.stdout.resume();
+      if (this.unacked.size < this.window) {
+        this.child?.stdout.resume();
+        this.port?.resume();
+      }
       return;
     }
     if (m.messageType !== 'input_stream_data') return;
@@ -119,6 +183,14 @@ export class AgentSession {
   }
 
   process(m) {
+    if (this.portProperties) {
+      switch (m.payloadType) {
+        case 6: return this.portHandshakeResponse(JSON.parse(m.payload.toString()));
+        case 1: return this.port?.input(m.payload); // input during the handshake is discarded
+        case 10: return this.port?.flag(m.payload.readUInt32BE(0));
+        default: return undefined;
+      }
+    }
     switch (m.payloadType) {
       case 6: return this.handshakeResponse(JSON.parse(m.payload.toString()));
       case 9: return this.challengeResponse(JSON.parse(m.payload.toString()));
@@ -202,9 +274,13 @@ export class AgentSession {
 
   async shellExited() {
     this.child = undefined;
-    // Let the last output be acknowledged before saying the channel is closed.
+    await this.closeWhenAcknowledged('');
+  }
+
+  /** Lets the last output be acknowledged before saying the channel is closed. */
+  async closeWhenAcknowledged(output) {
     for (let waited = 0; this.unacked.size > 0 && waited < 5000 && !this.ended; waited += 20) await sleep(20);
-    this.closeChannel('');
+    this.closeChannel(output);
   }
 
   closeChannel(output) {
@@ -219,6 +295,7 @@ export class AgentSession {
     if (this.ended) return;
     this.ended = true;
     clearInterval(this.resendTimer);
+    this.port?.end();
     this.socket?.close(1000);
     if (this.child?.pid) {
       try {

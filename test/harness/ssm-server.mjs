@@ -1,7 +1,7 @@
 // A local Session Manager for tests and the demo: the SSM API that @aws-sdk/client-ssm speaks
 // (awsJson1_1: POST / with `X-Amz-Target: AmazonSSM.<Operation>`) for StartSession,
-// ResumeSession and TerminateSession, and the data channel websocket, where it plays the agent
-// (ssm-agent.mjs) with a real shell. It checks no signatures.
+// ResumeSession, TerminateSession and DescribeInstanceInformation, and the data channel
+// websocket, where it plays the agent (ssm-agent.mjs) with a real shell. It checks no signatures.
 //
 //   const ssm = await startSsmServer({ faults: { seed: 7, drop: 0.05 } });
 //   // AWS_ENDPOINT_URL_SSM=ssm.endpoint, AWS_REGION=ssm.region, any keys
@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { WebSocketServer } from 'ws';
-import { AgentSession } from './ssm-agent.mjs';
+import { AgentSession, isKnownDocument } from './ssm-agent.mjs';
 
 /**
  * @param {object} [options]
@@ -17,9 +17,10 @@ import { AgentSession } from './ssm-agent.mjs';
  * @param {ReturnType<typeof import('./ssm-kms.mjs').createLocalKms>} [options.kms]  require KMS encryption with this key
  * @param {string} [options.shell]  the shell to run, `-i` is added
  * @param {number} [options.window]  the agent's bound on unacknowledged messages
+ * @param {string} [options.agentVersion]  what the agent reports; '3.0.161.0' makes port forwarding basic
  * @param {(line: string) => void} [options.log]
  */
-export async function startSsmServer({ faults, kms, shell = '/bin/sh', window, log = () => undefined } = {}) {
+export async function startSsmServer({ faults, kms, shell = '/bin/sh', window, agentVersion, log = () => undefined } = {}) {
   /** @type {Map<string, { token: string, streamUrl: string, agent: AgentSession, terminated: boolean }>} */
   const sessions = new Map();
   /** API operations in the order they were called: ['StartSession', 'ResumeSession', …]. */
@@ -74,7 +75,10 @@ export async function startSsmServer({ faults, kms, shell = '/bin/sh', window, l
         }
         const sessionId = `local-${randomBytes(8).toString('hex')}`;
         const streamUrl = `ws://127.0.0.1:${port}/v1/data-channel/${sessionId}?role=publish_subscribe&cell-number=${randomBytes(6).toString('base64url')}`;
-        const agent = new AgentSession({ sessionId, target: input.Target, shell, faults, kms, window, log });
+        if (!isKnownDocument(input.DocumentName)) {
+          return reply(res, 400, { __type: 'InvalidDocument', message: `Document ${input.DocumentName} does not exist.` });
+        }
+        const agent = new AgentSession({ sessionId, target: input.Target, shell, faults, kms, window, documentName: input.DocumentName, parameters: input.Parameters, agentVersion, log });
         const session = { token: randomBytes(24).toString('base64'), streamUrl, agent, terminated: false };
         sessions.set(sessionId, session);
         return reply(res, 200, { SessionId: sessionId, TokenValue: session.token, StreamUrl: streamUrl });
@@ -95,6 +99,17 @@ export async function startSsmServer({ faults, kms, shell = '/bin/sh', window, l
         }
         return reply(res, 200, { SessionId: input.SessionId });
       }
+      case 'DescribeInstanceInformation': {
+        // Every target StartSession accepts has an agent online here; others are not registered.
+        const ids = (input.Filters ?? []).find((f) => f.Key === 'InstanceIds')?.Values ?? [];
+        const online = ids.filter((id) => /^(i|mi)-[0-9a-f]+$/.test(id));
+        return reply(res, 200, {
+          InstanceInformationList: online.map((id) => ({
+            InstanceId: id, PingStatus: 'Online', LastPingDateTime: Date.now() / 1000, AgentVersion: agentVersion ?? '3.3.987.0',
+            IsLatestVersion: true, PlatformType: 'Linux', PlatformName: 'Debian GNU/Linux', ResourceType: 'EC2Instance',
+          })),
+        });
+      }
       default:
         return reply(res, 400, { __type: 'UnknownOperationException', message: `${operation} is not served here.` });
     }
@@ -108,6 +123,8 @@ export async function startSsmServer({ faults, kms, shell = '/bin/sh', window, l
     calls,
     /** The agent of a session, for tests to read its stats. */
     agent: (sessionId) => sessions.get(sessionId)?.agent,
+    /** Every session's agent, oldest first. */
+    agents: () => [...sessions.values()].map((session) => session.agent),
     async stop() {
       for (const session of sessions.values()) session.agent.end();
       for (const ws of sockets.clients) ws.terminate();
