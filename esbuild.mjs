@@ -1,5 +1,7 @@
-// Bundles the extension host code (and the AWS SDK it uses) into dist/extension.js.
+// Bundles the extension host code (and the AWS SDK it uses) into dist/extension.js, and the
+// `research-cloud` command line into dist/cli.js (for npm and npx; the .vsix leaves it out).
 // `--watch` rebuilds on change; `--dev` keeps names and adds source maps for debugging.
+import { chmod } from 'node:fs/promises';
 import * as esbuild from 'esbuild';
 
 const watch = process.argv.includes('--watch');
@@ -21,9 +23,19 @@ const extension = {
   logLevel: 'info',
 };
 
+const cli = {
+  ...extension,
+  entryPoints: ['src/cli/main.ts'],
+  outfile: 'dist/cli.js',
+  external: [],
+  banner: { js: '#!/usr/bin/env node' },
+  // Runnable as ./dist/cli.js too, not only through npm's bin link.
+  plugins: [{ name: 'executable', setup: (build) => build.onEnd((result) => (result.errors.length ? undefined : chmod('dist/cli.js', 0o755))) }],
+};
+
+
 if (watch) {
-  const context = await esbuild.context(extension);
-  await context.watch();
+  for (const options of [extension, cli]) await (await esbuild.context(options)).watch();
 } else {
-  await esbuild.build(extension);
+  await Promise.all([esbuild.build(extension), esbuild.build(cli)]);
 }

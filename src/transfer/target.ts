@@ -1,7 +1,7 @@
 import { HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Connection } from '../aws/connection';
 import { isAwsEndpoint } from '../aws/endpoints';
-import { explainAwsError } from '../aws/errors';
+import { errorCode, explainAwsError } from '../aws/errors';
 import { ObjectWriter, type ChecksumMode } from './objectWriter';
 
 /** The clients an upload to one bucket uses, set up for the bucket's region and store. */
@@ -27,7 +27,9 @@ export async function openTarget(connection: Connection, bucket: string, maxSock
     const head = await (await connection.s3()).send(new HeadBucketCommand({ Bucket: bucket }));
     if (!compatible && head.BucketRegion) region = head.BucketRegion;
   } catch (err) {
-    throw explainAwsError(err, { operation: `Opening s3://${bucket}/ for upload`, action: 's3:ListBucket', resource: `arn:aws:s3:::${bucket}`, profile: connection.profileName, endpoint });
+    // A HEAD reply has no body to name the error: a bare 404 here is a missing bucket, not a missing object.
+    const cause = errorCode(err) === 'NotFound' ? Object.assign(new Error(`The bucket ${bucket} does not exist.`), { name: 'NoSuchBucket', cause: err }) : err;
+    throw explainAwsError(cause, { operation: `Opening s3://${bucket}/ for upload`, action: 's3:ListBucket', resource: `arn:aws:s3:::${bucket}`, profile: connection.profileName, endpoint });
   }
   const checksum: ChecksumMode = compatible ? 'md5' : 'crc32c';
   return {
