@@ -10,6 +10,7 @@ import { registerConnectionStatus } from './ui/connectionStatus';
 import { ConnectionState } from './ui/connectionState';
 import { log } from './ui/log';
 import { registerS3FileSystem } from './ui/s3FileSystem';
+import { registerSsmFeatures } from './ui/ssm/register';
 import { registerPropertiesDocuments } from './ui/s3Properties';
 import { DropToUpload } from './ui/buckets/dropUpload';
 import { TransferJobs } from './ui/transfers/jobs';
@@ -47,6 +48,7 @@ export function activate(context: vscode.ExtensionContext): void {
     registerS3FileSystem(connection),
     registerPropertiesDocuments(connection),
     registerClusterPlaceholder(),
+    registerSsmFeatures(connection, context),
   );
   // Reading the checkpoints is local file I/O only; jobs from an earlier window show as paused.
   void jobs.restore();
