@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { AddedBuckets } from './ui/buckets/addedBuckets';
 import { BucketsProvider } from './ui/buckets/bucketsProvider';
-import { registerClusterPlaceholder } from './ui/clusterView';
+import { registerClusterFeatures } from './ui/cluster/register';
 import { registerBrowseCommands } from './ui/commands/browse';
 import { registerDownloadCommand } from './ui/commands/download';
 import { registerObjectCommands } from './ui/commands/objects';
@@ -47,7 +47,7 @@ export function activate(context: vscode.ExtensionContext): void {
     registerUploadCommands(uploadDeps),
     registerS3FileSystem(connection),
     registerPropertiesDocuments(connection),
-    registerClusterPlaceholder(),
+    registerClusterFeatures(connection, context),
     registerSsmFeatures(connection, context),
   );
   // Reading the checkpoints is local file I/O only; jobs from an earlier window show as paused.
