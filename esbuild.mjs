@@ -33,9 +33,22 @@ const cli = {
   plugins: [{ name: 'executable', setup: (build) => build.onEnd((result) => (result.errors.length ? undefined : chmod('dist/cli.js', 0o755))) }],
 };
 
+// The Metrics webview's page: a browser bundle with uPlot; its CSS lands in dist/webview/metrics.css.
+const metricsWebview = {
+  entryPoints: { metrics: 'src/metrics/webview/main.ts' },
+  bundle: true,
+  platform: 'browser',
+  target: 'es2022',
+  format: 'iife',
+  outdir: 'dist/webview',
+  minify: !dev,
+  sourcemap: dev ? 'linked' : false,
+  legalComments: 'none',
+  logLevel: 'info',
+};
 
 if (watch) {
-  for (const options of [extension, cli]) await (await esbuild.context(options)).watch();
+  for (const options of [extension, cli, metricsWebview]) await (await esbuild.context(options)).watch();
 } else {
-  await Promise.all([esbuild.build(extension), esbuild.build(cli)]);
+  await Promise.all([esbuild.build(extension), esbuild.build(cli), esbuild.build(metricsWebview)]);
 }

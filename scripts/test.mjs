@@ -20,6 +20,8 @@ const suites = wanted.length ? wanted : Object.keys(SUITES);
 ensureNpmPackages();
 ensureDebianPackages([...new Set(suites.flatMap((s) => SUITES[s].debian))]);
 run('npx', ['tsc', '-p', '.', '--noEmit']);
+// The Metrics webview runs in a browser: its own tsconfig adds the DOM types.
+run('npx', ['tsc', '-p', 'src/metrics/webview', '--noEmit']);
 run(process.execPath, ['scripts/check-layers.mjs']);
 
 const env = {};

@@ -9,6 +9,7 @@ import { registerUploadCommands, upload } from './ui/commands/upload';
 import { registerConnectionStatus } from './ui/connectionStatus';
 import { ConnectionState } from './ui/connectionState';
 import { log } from './ui/log';
+import { registerMetricsFeatures } from './ui/metrics/register';
 import { registerS3FileSystem } from './ui/s3FileSystem';
 import { registerSsmFeatures } from './ui/ssm/register';
 import { registerPropertiesDocuments } from './ui/s3Properties';
@@ -49,6 +50,7 @@ export function activate(context: vscode.ExtensionContext): void {
     registerPropertiesDocuments(connection),
     registerClusterFeatures(connection, context),
     registerSsmFeatures(connection, context),
+    registerMetricsFeatures(connection, context),
   );
   // Reading the checkpoints is local file I/O only; jobs from an earlier window show as paused.
   void jobs.restore();
