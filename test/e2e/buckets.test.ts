@@ -155,6 +155,9 @@ describe('Buckets view in code-server', () => {
     await treeRow(page, CONTAINER, /^uploads$/).click();
     await treeRow(page, CONTAINER, /^results$/).click();
     await treeRow(page, CONTAINER, /^plots$/).waitFor();
+    // The Buckets pane shares the container with four other views: bring the last rows in.
+    await page.keyboard.press('End');
+    await treeRow(page, CONTAINER, /^summary\.csv/).waitFor();
     const rows = await treeRows(page, CONTAINER);
     assert.ok(rows.some((r) => r.startsWith('summary.csv') && /\b21 B\b/.test(r)), `summary.csv with its size: ${rows.join(' | ')}`);
     assert.ok(rows.some((r) => r.startsWith('notes (final).md')), `notes (final).md: ${rows.join(' | ')}`);
