@@ -1,81 +1,46 @@
 // The packaged extension in a real VS Code (code-server), driven in Chromium, against a local
 // S3 server: what a researcher sees and does in the Buckets view.
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import {
-  answerQuickInput,
-  contextMenu,
-  launchBrowser,
-  notifications,
-  openView,
-  screenshot,
-  startCodeServer,
-  treeRow,
-  treeRows,
-  viewContainer,
-  waitForWorkbench,
-} from '../harness/code-server.mjs';
+import { answerQuickInput, contextMenu, notifications, openView, screenshot, treeRow, treeRows, viewContainer } from '../harness/code-server.mjs';
 import { startLocalS3 } from '../harness/fauxqs.mjs';
 import { BIG_PREFIX_COUNT, SAMPLE_BUCKET, SECOND_BUCKET, sampleObjects, seedSampleData } from '../fixtures/sample-data.mjs';
+import { CONTAINER, openWorkbench, RESULTS, type Workbench } from './workbench';
 
-const CONTAINER = 'researchCloud';
 /** A results folder in the workspace, to upload from the Explorer. */
 const LOCAL_RESULTS: Array<[string, string]> = [
   ['summary.csv', 'sample,reads\nS1,1000\n'],
   ['plots/coverage.svg', '<svg xmlns="http://www.w3.org/2000/svg"/>'],
   ['notes (final).md', '# Results\n'],
 ];
-const RESULTS = join(process.cwd(), 'test-results');
 
 describe('Buckets view in code-server', () => {
   let store: Awaited<ReturnType<typeof startLocalS3>>;
-  let server: Awaited<ReturnType<typeof startCodeServer>>;
-  let browser: Awaited<ReturnType<typeof launchBrowser>>;
+  let workbench: Workbench;
   let page: Page;
-  let scratch: string;
   let workspace: string;
 
   before(async () => {
-    const vsix = process.env.RESEARCH_CLOUD_VSIX;
-    assert.ok(vsix, 'RESEARCH_CLOUD_VSIX names the packaged extension (npm test sets it)');
     store = await startLocalS3();
     await seedSampleData(store);
-    scratch = await mkdtemp(join(tmpdir(), 'rc-e2e-'));
-    workspace = join(scratch, 'workspace');
-    await mkdir(join(workspace, 'results', 'plots'), { recursive: true });
-    for (const [path, body] of LOCAL_RESULTS) await writeFile(join(workspace, 'results', path), body);
-    // An empty AWS config, so nothing on this machine leaks in; the endpoint and keys come the
-    // way a user's environment would give them.
-    await writeFile(join(scratch, 'config'), '');
-    server = await startCodeServer({
-      folder: workspace,
-      vsix,
-      env: {
-        AWS_CONFIG_FILE: join(scratch, 'config'),
-        AWS_SHARED_CREDENTIALS_FILE: join(scratch, 'credentials'),
-        AWS_ENDPOINT_URL_S3: store.endpoint,
-        AWS_REGION: store.region,
-        AWS_ACCESS_KEY_ID: store.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: store.secretAccessKey,
+    workbench = await openWorkbench({
+      name: 'buckets',
+      env: { AWS_ENDPOINT_URL_S3: store.endpoint, AWS_REGION: store.region, AWS_ACCESS_KEY_ID: store.accessKeyId, AWS_SECRET_ACCESS_KEY: store.secretAccessKey },
+      prepare: async (folder) => {
+        await mkdir(join(folder, 'results', 'plots'), { recursive: true });
+        for (const [path, body] of LOCAL_RESULTS) await writeFile(join(folder, 'results', path), body);
       },
     });
-    browser = await launchBrowser();
-    page = browser.page;
-    await page.goto(server.url);
-    await waitForWorkbench(page, 'Research Cloud', { timeout: 90_000 });
+    ({ page, workspace } = workbench);
     await openView(page, 'Research Cloud');
   });
 
   after(async () => {
-    if (page) await screenshot(page, join(RESULTS, 'e2e-last.png')).catch(() => undefined);
-    await browser?.close();
-    await server?.stop();
+    await workbench?.close();
     await store?.stop();
-    if (scratch) await rm(scratch, { recursive: true, force: true });
   });
 
   it('shows the buckets of the local server', async () => {
@@ -123,8 +88,13 @@ describe('Buckets view in code-server', () => {
     const run = treeRow(page, CONTAINER, /^run-2026-11-01/);
     await run.waitFor();
     await contextMenu(page, run, 'Download…');
-    // In the browser, VS Code's open dialog is a quick input that takes a path.
-    await answerQuickInput(page, `${workspace}/`);
+    // In the browser, VS Code's open dialog is a quick input that takes a path. It fills in its
+    // default folder asynchronously, which would overwrite a path typed before that.
+    const pathInput = page.locator('.quick-input-widget input');
+    await waitFor(async () => (await pathInput.inputValue()).startsWith('/'), 15_000);
+    await pathInput.fill(`${workspace}/`);
+    // Accept with the dialog's own button: Enter on a folder path may open the folder instead.
+    await page.locator('.quick-input-widget .monaco-button').filter({ hasText: 'Download Here' }).click();
     const target = join(workspace, 'run-2026-11-01');
     const expected = sampleObjects().filter(([key]) => key.startsWith('runs/run-2026-11-01/'));
     await waitFor(async () => (await readdir(target).catch(() => [])).length === expected.length, 30_000);
@@ -141,6 +111,8 @@ describe('Buckets view in code-server', () => {
     await contextMenu(page, row, 'Upload to S3…');
     // The bucket picker takes a typed s3:// URI; then the prefix inside it.
     await answerQuickInput(page, `s3://${SAMPLE_BUCKET}/`);
+    // The same widget asks next for the prefix: type only once it shows that question.
+    await page.locator('.quick-input-widget .quick-input-title').filter({ hasText: `Upload into s3://${SAMPLE_BUCKET}/` }).waitFor();
     await answerQuickInput(page, 'uploads/');
     await waitFor(async () => (await notifications(page)).some((n) => n.startsWith('Uploaded 3 files')), 30_000);
 

@@ -3,43 +3,30 @@
 // compute nodes). The Cluster view groups them with their prices; Stop on the persistent spot
 // node moves it through stopping to stopped; Stop on a one-time spot node offers terminate.
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Locator, Page } from 'playwright-core';
-import { contextMenu, launchBrowser, openView, screenshot, startCodeServer, treeRow, treeRows, viewContainer, waitForWorkbench } from '../harness/code-server.mjs';
+import { contextMenu, openView, screenshot, treeRow, treeRows, viewContainer } from '../harness/code-server.mjs';
 import { startEc2Server } from '../harness/ec2-server.mjs';
+import { CONTAINER, openWorkbench, RESULTS, type Workbench } from './workbench';
 
-const RESULTS = join(process.cwd(), 'test-results');
-const CONTAINER = 'researchCloud';
 const DIALOG = '.monaco-dialog-box';
 
 describe('Cluster view in code-server', () => {
   let ec2: Awaited<ReturnType<typeof startEc2Server>>;
-  let server: Awaited<ReturnType<typeof startCodeServer>>;
-  let browser: Awaited<ReturnType<typeof launchBrowser>>;
+  let workbench: Workbench;
   let page: Page;
-  let scratch: string;
 
   before(async () => {
-    const vsix = process.env.RESEARCH_CLOUD_VSIX;
-    assert.ok(vsix, 'RESEARCH_CLOUD_VSIX names the packaged extension (npm test sets it)');
     // Transitions long enough that the view shows "stopping" before "stopped".
     ec2 = await startEc2Server({ instances: [], cluster: { name: 'genomics' }, transitionMs: 4_000 });
-    scratch = await mkdtemp(join(tmpdir(), 'rc-e2e-cluster-'));
-    await mkdir(join(scratch, 'workspace'));
-    await writeFile(join(scratch, 'config'), '');
     // Pricing and CloudWatch are not served: a port nobody listens on fails at once, as an
     // unreachable endpoint does, instead of waiting on the real AWS from a machine without internet.
     const closed = await closedPort();
-    server = await startCodeServer({
-      folder: join(scratch, 'workspace'),
-      vsix,
+    workbench = await openWorkbench({
+      name: 'cluster',
       env: {
-        AWS_CONFIG_FILE: join(scratch, 'config'),
-        AWS_SHARED_CREDENTIALS_FILE: join(scratch, 'credentials'),
         AWS_ENDPOINT_URL_EC2: ec2.endpoint,
         AWS_ENDPOINT_URL_PRICING: `http://127.0.0.1:${closed}`,
         AWS_ENDPOINT_URL_CLOUDWATCH: `http://127.0.0.1:${closed}`,
@@ -48,10 +35,7 @@ describe('Cluster view in code-server', () => {
         AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
       },
     });
-    browser = await launchBrowser();
-    page = browser.page;
-    await page.goto(server.url);
-    await waitForWorkbench(page, 'Research Cloud', { timeout: 90_000 });
+    page = workbench.page;
     await openView(page, 'Research Cloud');
     const header = viewContainer(page, CONTAINER).locator('.pane-header').filter({ hasText: 'Cluster' });
     await header.waitFor();
@@ -59,11 +43,8 @@ describe('Cluster view in code-server', () => {
   });
 
   after(async () => {
-    if (page) await screenshot(page, join(RESULTS, 'e2e-cluster-last.png')).catch(() => undefined);
-    await browser?.close();
-    await server?.stop();
+    await workbench?.close();
     await ec2?.stop();
-    if (scratch) await rm(scratch, { recursive: true, force: true });
   });
 
   it('groups the head node and three spot compute nodes under the cluster, with prices', async () => {

@@ -1,37 +1,25 @@
 // The Metrics view in a real VS Code (code-server), against the local CloudWatch endpoint: the
 // node's charts are drawn, hover values are the served ones, and a theme switch recolours them.
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FrameLocator, Locator, Page } from 'playwright-core';
-import { answerQuickInput, launchBrowser, openView, runCommand, screenshot, startCodeServer, viewContainer, waitForWorkbench } from '../harness/code-server.mjs';
+import { answerQuickInput, openView, runCommand, screenshot, viewContainer, waitForWorkbench } from '../harness/code-server.mjs';
 import { startCloudWatchServer } from '../harness/cloudwatch-server.mjs';
+import { CONTAINER, openWorkbench, RESULTS, type Workbench } from './workbench';
 
 const NODE = 'i-0123456789abcdef0';
-const RESULTS = join(process.cwd(), 'test-results');
 
 describe('Metrics view in code-server', () => {
   let cloudWatch: Awaited<ReturnType<typeof startCloudWatchServer>>;
-  let server: Awaited<ReturnType<typeof startCodeServer>>;
-  let browser: Awaited<ReturnType<typeof launchBrowser>>;
+  let workbench: Workbench;
   let page: Page;
-  let scratch: string;
 
   before(async () => {
-    const vsix = process.env.RESEARCH_CLOUD_VSIX;
-    assert.ok(vsix, 'RESEARCH_CLOUD_VSIX names the packaged extension (npm test sets it)');
     cloudWatch = await startCloudWatchServer();
-    scratch = await mkdtemp(join(tmpdir(), 'rc-e2e-metrics-'));
-    await mkdir(join(scratch, 'workspace'));
-    await writeFile(join(scratch, 'config'), '');
-    server = await startCodeServer({
-      folder: join(scratch, 'workspace'),
-      vsix,
+    workbench = await openWorkbench({
+      name: 'metrics',
       env: {
-        AWS_CONFIG_FILE: join(scratch, 'config'),
-        AWS_SHARED_CREDENTIALS_FILE: join(scratch, 'credentials'),
         AWS_ENDPOINT_URL_CLOUDWATCH: cloudWatch.endpoint,
         AWS_REGION: cloudWatch.region,
         AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
@@ -40,14 +28,11 @@ describe('Metrics view in code-server', () => {
       // No auto-refresh: a redraw under the pointer would reset the hover legend.
       settings: { 'researchCloud.metrics.refreshSeconds': 0, 'workbench.colorTheme': 'Default Dark Modern' },
     });
-    browser = await launchBrowser();
-    page = browser.page;
-    await page.goto(server.url);
-    await waitForWorkbench(page, 'Research Cloud', { timeout: 90_000 });
+    page = workbench.page;
     await openView(page, 'Research Cloud');
     // The Metrics view shares the side bar with four others: fold them to give the charts room.
     for (const title of ['Buckets', 'Transfers', 'Cluster', 'Port Forwards']) {
-      const header = viewContainer(page, 'researchCloud')
+      const header = viewContainer(page, CONTAINER)
         .locator('.pane-header[aria-expanded="true"]')
         .filter({ has: page.locator('h3.title', { hasText: new RegExp(`^${title}$`, 'i') }) });
       if (await header.count()) await header.first().click();
@@ -55,11 +40,8 @@ describe('Metrics view in code-server', () => {
   });
 
   after(async () => {
-    if (page) await screenshot(page, join(RESULTS, 'e2e-metrics-last.png')).catch(() => undefined);
-    await browser?.close();
-    await server?.stop();
+    await workbench?.close();
     await cloudWatch?.stop();
-    if (scratch) await rm(scratch, { recursive: true, force: true });
   });
 
   it('draws the charts of a node picked from the command palette', async () => {

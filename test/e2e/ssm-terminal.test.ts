@@ -3,30 +3,17 @@
 // Manager terminal through the local SSM server, whose agent runs a real shell on a pty; "Forward
 // Port…" reaches a web service on the node through the same server's port sessions.
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import {
-  answerQuickInput,
-  launchBrowser,
-  openView,
-  runCommand,
-  screenshot,
-  startCodeServer,
-  terminalText,
-  treeRow,
-  viewContainer,
-  waitForWorkbench,
-} from '../harness/code-server.mjs';
+import { answerQuickInput, openView, runCommand, screenshot, terminalText, treeRow, viewContainer } from '../harness/code-server.mjs';
 import { SAMPLE_INSTANCE_ID, startEc2Server } from '../harness/ec2-server.mjs';
 import { startSsmServer } from '../harness/ssm-server.mjs';
+import { CONTAINER, openWorkbench, RESULTS, type Workbench } from './workbench';
 
-const RESULTS = join(process.cwd(), 'test-results');
-const CONTAINER = 'researchCloud';
 const OPEN_TERMINAL = 'Research Cloud: Open Terminal on Node…';
 /** Typed once the shell shows its prompt; prints login-42. */
 const LOGIN_COMMAND = 'echo login-$((40+2))';
@@ -35,31 +22,20 @@ const NOTEBOOK_PAGE = 'notebook on the node';
 describe('Session Manager terminal in code-server', () => {
   let ssm: Awaited<ReturnType<typeof startSsmServer>>;
   let ec2: Awaited<ReturnType<typeof startEc2Server>>;
-  let server: Awaited<ReturnType<typeof startCodeServer>>;
-  let browser: Awaited<ReturnType<typeof launchBrowser>>;
+  let workbench: Workbench;
   let page: Page;
-  let scratch: string;
   /** A web app on "the node": the local SSM agent dials 127.0.0.1 for port sessions. */
   let notebook: Server;
 
   before(async () => {
     notebook = createServer((_req, res) => res.end(NOTEBOOK_PAGE));
     await new Promise<void>((resolve) => notebook.listen(0, '127.0.0.1', resolve));
-    const vsix = process.env.RESEARCH_CLOUD_VSIX;
-    assert.ok(vsix, 'RESEARCH_CLOUD_VSIX names the packaged extension (npm test sets it)');
     ssm = await startSsmServer();
     ec2 = await startEc2Server();
-    scratch = await mkdtemp(join(tmpdir(), 'rc-e2e-ssm-'));
-    await mkdir(join(scratch, 'workspace'));
-    // An empty AWS config, so nothing on this machine leaks in; endpoints and keys come the way
-    // a user's environment would give them. Neither local server checks signatures.
-    await writeFile(join(scratch, 'config'), '');
-    server = await startCodeServer({
-      folder: join(scratch, 'workspace'),
-      vsix,
+    // Neither local server checks signatures.
+    workbench = await openWorkbench({
+      name: 'ssm',
       env: {
-        AWS_CONFIG_FILE: join(scratch, 'config'),
-        AWS_SHARED_CREDENTIALS_FILE: join(scratch, 'credentials'),
         AWS_ENDPOINT_URL_SSM: ssm.endpoint,
         AWS_ENDPOINT_URL_EC2: ec2.endpoint,
         AWS_REGION: ssm.region,
@@ -68,21 +44,15 @@ describe('Session Manager terminal in code-server', () => {
       },
       settings: { 'researchCloud.ssm.loginCommand': LOGIN_COMMAND },
     });
-    browser = await launchBrowser();
-    page = browser.page;
-    await page.goto(server.url);
-    await waitForWorkbench(page, 'Research Cloud', { timeout: 90_000 });
+    page = workbench.page;
   });
 
   after(async () => {
-    if (page) await screenshot(page, join(RESULTS, 'e2e-ssm-last.png')).catch(() => undefined);
-    await browser?.close();
-    await server?.stop();
+    await workbench?.close();
     await ssm?.stop();
     await ec2?.stop();
     notebook?.closeAllConnections();
     notebook?.close();
-    if (scratch) await rm(scratch, { recursive: true, force: true });
   });
 
   it('shows the Port Forwards view with a way to start one', async () => {
@@ -150,7 +120,7 @@ describe('Session Manager terminal in code-server', () => {
     await waitUntil(() => ssm.calls.includes('TerminateSession'), 'TerminateSession', 15_000);
     // The extension's log names the session, proving the files searched are the right ones;
     // the stream URL's query and the token value of StartSession's reply appear nowhere.
-    const logs = await readTree(server.userDataDir);
+    const logs = await readTree(workbench.userDataDir);
     assert.match(logs, /Session local-[0-9a-f]+ started on i-0123456789abcdef0/);
     assert.doesNotMatch(logs, /cell-number=|TokenValue/);
   });
@@ -176,7 +146,7 @@ describe('Session Manager terminal in code-server', () => {
 
     // Open in Browser goes through asExternalUri: code-server answers with its own proxy address.
     await row.hover();
-    const opened = browser.context.waitForEvent('page');
+    const opened = page.context().waitForEvent('page');
     await row.locator('a.action-label[aria-label="Open in Browser"]').click();
     const tab = await opened;
     await tab.waitForLoadState();

@@ -264,11 +264,13 @@ describe('SmuxSession', () => {
   });
 
   test('keepalive: NOPs at the interval, and the session dies when the peer is silent too long', async () => {
-    const { mux, transport } = session({ keepAlive: { intervalMs: 20, timeoutMs: 70 } });
+    // Margins wide enough for a loaded machine, where timers fire late and ticks coalesce: the
+    // session must live past a sign of life at 150 ms, and send NOPs every 50 ms until it dies.
+    const { mux, transport } = session({ keepAlive: { intervalMs: 50, timeoutMs: 600 } });
     const closed = new Promise<Error | undefined>((resolve) => mux.onClose(resolve));
     // The keepalive timer does not hold the process open; this does, while the test waits.
-    const hold = setTimeout(() => undefined, 2000);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    const hold = setTimeout(() => undefined, 5000);
+    await new Promise((resolve) => setTimeout(resolve, 150));
     mux.receive(NOP); // a sign of life postpones the end
     const error = await closed;
     clearTimeout(hold);
