@@ -11,6 +11,7 @@ export const SERVICES = {
   cloudwatch: { envKey: 'CLOUDWATCH', configKey: 'cloudwatch' },
   pricing: { envKey: 'PRICING', configKey: 'pricing' },
   sts: { envKey: 'STS', configKey: 'sts' },
+  kms: { envKey: 'KMS', configKey: 'kms' },
 } as const;
 
 export type ServiceName = keyof typeof SERVICES;

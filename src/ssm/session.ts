@@ -1,5 +1,6 @@
 // Starting Session Manager sessions through the SSM API, and the interactive shell on top of a
 // data channel. The terminal (a VS Code Pseudoterminal) and port forwarding build on these.
+import { GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { ResumeSessionCommand, SSMClient, StartSessionCommand, TerminateSessionCommand } from '@aws-sdk/client-ssm';
 import { StringDecoder } from 'node:string_decoder';
 import type { Connection } from '../aws/connection';
@@ -72,7 +73,7 @@ export async function startDataChannel(connection: Connection, request: StartSes
         throw explainAwsError(err, { operation: `End session ${sessionId}`, action: 'ssm:TerminateSession', profile });
       }
     },
-    generateDataKey: options.generateDataKey,
+    generateDataKey: options.generateDataKey ?? kmsDataKeys(connection),
     tuning: options.tuning,
     log: options.log,
   });
@@ -201,4 +202,19 @@ export class ShellSession {
     if (this.early) this.early.push(text);
     else this.dataEmitter.fire(text);
   }
+}
+
+/**
+ * kms:GenerateDataKey through the connection, for sessions whose Session Manager preferences
+ * ask for KMS encryption. The client is made only when a session asks for a key.
+ */
+function kmsDataKeys(connection: Connection): GenerateDataKey {
+  return async (input, signal) => {
+    const kms = await connection.client(KMSClient, 'kms');
+    try {
+      return await kms.send(new GenerateDataKeyCommand(input), { abortSignal: signal });
+    } catch (err) {
+      throw explainAwsError(err, { operation: 'Getting the session\'s KMS data key', action: 'kms:GenerateDataKey', resource: input.KeyId, profile: connection.profileName });
+    }
+  };
 }

@@ -1,6 +1,8 @@
 // The Session Manager shell client against the local SSM server (test/harness/ssm-server.mjs),
 // which serves the SSM API and plays the agent with a real shell on a pty. The client is reached
 // only through the Connection and AWS_ENDPOINT_URL_SSM, as the extension reaches AWS.
+import { GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { mockClient } from 'aws-sdk-client-mock';
 import assert from 'node:assert/strict';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { Connection } from '../../src/aws/connection';
@@ -191,9 +193,28 @@ describe('Session Manager shell against the local SSM server', () => {
     assert.ok(kms.requests[0]?.EncryptionContext['aws:ssm:RandomChallenge']);
   });
 
-  test('a KMS session without a way to call KMS fails with a reason and is terminated', async () => {
+  test('by default the data key comes from kms:GenerateDataKey through the connection', async (t) => {
+    const kms = createLocalKms();
+    const ssm = await server({ kms });
+    // The connection's own KMS client, answered by the local key as KMS would.
+    const kmsMock = mockClient(KMSClient);
+    t.after(() => kmsMock.restore());
+    kmsMock.on(GenerateDataKeyCommand).callsFake((input) => kms.generateDataKey(input));
+    const { shell, out } = await shellOn(ssm, {});
+    assert.equal(shell.info?.customerMessage, 'This session is encrypted using AWS KMS.');
+    await shell.write('echo kms-$((20+22))\r');
+    await out.waitFor('kms-42');
+    const sent = kmsMock.commandCalls(GenerateDataKeyCommand)[0]?.args[0].input;
+    assert.equal(sent?.KeyId, kms.requests[0]?.KeyId);
+    assert.equal(sent?.NumberOfBytes, 64);
+  });
+
+  test('a KMS session whose data key is refused fails naming kms:GenerateDataKey, and is terminated', async (t) => {
     const ssm = await server({ kms: createLocalKms() });
-    await assert.rejects(startShellSession(connectionTo(ssm), { target: TARGET }), /requires Session Manager KMS encryption/);
+    const kmsMock = mockClient(KMSClient);
+    t.after(() => kmsMock.restore());
+    kmsMock.on(GenerateDataKeyCommand).rejects(Object.assign(new Error('User is not authorized to perform: kms:GenerateDataKey'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 400 } }));
+    await assert.rejects(startShellSession(connectionTo(ssm), { target: TARGET }), /kms:GenerateDataKey/);
     await waitUntil(() => ssm.calls.includes('TerminateSession'));
   });
 

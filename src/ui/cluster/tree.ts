@@ -13,6 +13,15 @@ export class GroupItem {
     return this.group.nodes;
   }
 
+  /** "Show Metrics" on a cluster takes its name, region and nodes from the row. */
+  get name(): string {
+    return this.group.label;
+  }
+
+  get region(): string | undefined {
+    return this.group.region;
+  }
+
   toTreeItem(): vscode.TreeItem {
     const { group } = this;
     const item = new vscode.TreeItem(group.label, vscode.TreeItemCollapsibleState.Expanded);
@@ -74,6 +83,15 @@ export class NodeItem {
 
   get name(): string | undefined {
     return this.node.name;
+  }
+
+  /** Metrics read the node's CloudWatch data in its own region and know its type (CPU credits). */
+  get region(): string {
+    return this.node.region;
+  }
+
+  get instanceType(): string | undefined {
+    return this.node.instanceType;
   }
 
   get nodes(): readonly ClusterNode[] {
