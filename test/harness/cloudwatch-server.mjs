@@ -2,8 +2,9 @@
 // the demo. It speaks what @aws-sdk/client-cloudwatch 3.1164 sends: awsJson1_0 (POST /,
 // `Content-Type: application/x-amz-json-1.0`, `X-Amz-Target: GraniteServiceVersion20100801.<Op>`,
 // timestamps as epoch seconds), and answers GetMetricData (metric stats and the Metric Math the
-// extension uses), ListMetrics, DescribeAlarms and DescribeAlarmsForMetric. Signatures are not
-// checked. Run directly (`node test/harness/cloudwatch-server.mjs`) it prints its endpoint.
+// extension uses), ListMetrics, DescribeAlarms (by AlarmNamePrefix or AlarmNames, too),
+// DescribeAlarmsForMetric, PutMetricAlarm and DeleteAlarms (which change the alarms the others
+// see; `alarms` is that list). Signatures are not checked. Run directly (`node test/harness/cloudwatch-server.mjs`) it prints its endpoint.
 
 import http from 'node:http';
 
@@ -77,6 +78,8 @@ export async function startCloudWatchServer({ series = knownSeries, metrics = []
     endpoint: `http://127.0.0.1:${bound}`,
     region: 'us-east-1',
     requests,
+    /** The MetricAlarms DescribeAlarms returns; PutMetricAlarm and DeleteAlarms change it. */
+    alarms,
     stop: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve(undefined)); }),
   };
 }
@@ -87,13 +90,51 @@ function handle(operation, body, world) {
       return getMetricData(body, world.series);
     case 'ListMetrics':
       return { Metrics: world.metrics.filter((m) => matchesFilter(m, body)) };
-    case 'DescribeAlarms':
-      return { MetricAlarms: world.alarms, CompositeAlarms: [] };
+    case 'DescribeAlarms': {
+      const names = body.AlarmNames ?? [];
+      const prefix = body.AlarmNamePrefix ?? '';
+      const types = body.AlarmTypes ?? ['MetricAlarm'];
+      const metricAlarms = types.includes('MetricAlarm')
+        ? world.alarms.filter((a) => (!names.length || names.includes(a.AlarmName)) && String(a.AlarmName ?? '').startsWith(prefix))
+        : [];
+      return { MetricAlarms: metricAlarms, CompositeAlarms: [] };
+    }
+    case 'PutMetricAlarm':
+      return putMetricAlarm(body, world.alarms);
+    case 'DeleteAlarms': {
+      // CloudWatch ignores names it does not have.
+      for (const name of body.AlarmNames ?? []) {
+        const at = world.alarms.findIndex((a) => a.AlarmName === name);
+        if (at >= 0) world.alarms.splice(at, 1);
+      }
+      return {};
+    }
     case 'DescribeAlarmsForMetric':
       return { MetricAlarms: world.alarms.filter((a) => a.Namespace === body.Namespace && a.MetricName === body.MetricName && sameDimensions(a.Dimensions ?? [], body.Dimensions ?? [])) };
     default:
       throw Object.assign(new Error(`${operation} is not served here.`), { code: 'InvalidAction' });
   }
+}
+
+/** Creates or replaces the alarm, as CloudWatch does; its state starts as INSUFFICIENT_DATA. */
+function putMetricAlarm(body, alarms) {
+  for (const key of ['AlarmName', 'EvaluationPeriods', 'ComparisonOperator']) {
+    if (body[key] === undefined) throw validation(`1 validation error detected: Value null at '${key.charAt(0).toLowerCase()}${key.slice(1)}' failed to satisfy constraint: Member must not be null`);
+  }
+  const now = Date.now() / 1000;
+  const alarm = {
+    ...body,
+    AlarmArn: `arn:aws:cloudwatch:us-east-1:123456789012:alarm:${body.AlarmName}`,
+    StateValue: 'INSUFFICIENT_DATA',
+    StateReason: 'Unchecked: Initial alarm creation',
+    StateUpdatedTimestamp: now,
+    AlarmConfigurationUpdatedTimestamp: now,
+  };
+  delete alarm.Tags;
+  const at = alarms.findIndex((a) => a.AlarmName === body.AlarmName);
+  if (at >= 0) alarms[at] = alarm;
+  else alarms.push(alarm);
+  return {};
 }
 
 function getMetricData(body, series) {

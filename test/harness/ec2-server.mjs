@@ -69,6 +69,7 @@ const STATE_CODES = { pending: 0, running: 16, 'shutting-down': 32, terminated: 
  * @property {Map<string, LocalInstance>} fleet
  * @property {Map<string, LocalSpotRequest>} spotRequests
  * @property {(instance: LocalInstance, state: keyof typeof STATE_CODES) => void} settle  moves to `state` after the transition time
+ * @property {Set<string>} noCapacity  instance types RunInstances has no capacity for
  */
 
 /**
@@ -99,9 +100,10 @@ export function instance(fields = {}) {
  * @param {{ name?: string }} [options.cluster]  add a ParallelCluster cluster (see the top of the file)
  * @param {number} [options.port]  default: any free port
  * @param {number} [options.transitionMs]  how long pending, stopping and shutting-down last
+ * @param {string[]} [options.noCapacityFor]  instance types RunInstances answers InsufficientInstanceCapacity for
  * @param {(line: string) => void} [options.log]
  */
-export async function startEc2Server({ instances = [instance()], cluster, port: wantedPort = 0, transitionMs = 500, log = () => undefined } = {}) {
+export async function startEc2Server({ instances = [instance()], cluster, port: wantedPort = 0, transitionMs = 500, noCapacityFor = [], log = () => undefined } = {}) {
   const sample = cluster ? sampleCluster(cluster.name) : undefined;
   /** @type {Map<string, LocalInstance>} */
   const fleet = new Map([...instances, ...(sample?.instances ?? [])].map((i) => [i.id, i]));
@@ -112,6 +114,7 @@ export async function startEc2Server({ instances = [instance()], cluster, port: 
   const world = {
     fleet,
     spotRequests,
+    noCapacity: new Set(noCapacityFor),
     settle(target, state) {
       const timer = setTimeout(() => {
         timers.delete(timer);
@@ -154,6 +157,8 @@ export async function startEc2Server({ instances = [instance()], cluster, port: 
     /** The fleet, by instance id; change it to change what the next call sees. */
     instances: fleet,
     spotRequests,
+    /** Instance types RunInstances answers InsufficientInstanceCapacity for; change it as tests go. */
+    noCapacity: world.noCapacity,
     /** The ids of the sample cluster's nodes, when `cluster` was given. */
     cluster: sample && { name: sample.name, head: sample.head, compute: sample.compute },
     calls,
@@ -245,6 +250,52 @@ const ACTIONS = {
       if (request && request.type === 'one-time') request.state = 'closed';
       world.settle(i, 'terminated');
     });
+  },
+
+  RunInstances(params, world) {
+    const type = params.InstanceType ?? 't3.large';
+    const imageId = params.ImageId;
+    if (!imageId) throw new Ec2Error('MissingParameter', 'The request must contain the parameter ImageId');
+    if (!/^ami-[0-9a-f]{8,17}$/.test(imageId)) throw new Ec2Error('InvalidAMIID.Malformed', `Invalid id: "${imageId}"`);
+    const min = Number(params.MinCount);
+    const max = Number(params.MaxCount);
+    if (!(min >= 1 && max >= min)) throw new Ec2Error('InvalidParameterValue', 'MinCount and MaxCount must be at least 1, MinCount at most MaxCount.');
+    const zone = params['Placement.AvailabilityZone'] ?? `${REGION}a`;
+    if (world.noCapacity.has(type)) {
+      throw new Ec2Error('InsufficientInstanceCapacity', `We currently do not have sufficient ${type} capacity in the Availability Zone you requested (${zone}). Our system will be working on provisioning additional capacity.`);
+    }
+    /** @type {Record<string, string>} */
+    const tags = {};
+    for (let n = 1; params[`TagSpecification.${n}.ResourceType`] !== undefined; n++) {
+      if (params[`TagSpecification.${n}.ResourceType`] !== 'instance') continue;
+      for (let m = 1; params[`TagSpecification.${n}.Tag.${m}.Key`] !== undefined; m++) {
+        tags[params[`TagSpecification.${n}.Tag.${m}.Key`]] = params[`TagSpecification.${n}.Tag.${m}.Value`] ?? '';
+      }
+    }
+    const spot = params['InstanceMarketOptions.MarketType'] === 'spot';
+    const launched = [];
+    for (let n = 0; n < max; n++) {
+      const id = `i-0${randomUUID().replace(/-/g, '').slice(0, 16)}`;
+      const node = instance({
+        id, type, imageId, availabilityZone: zone, state: 'pending', launchTime: new Date(), tags: { ...tags },
+        privateIpAddress: `10.0.2.${10 + world.fleet.size}`, instanceProfileArn: undefined,
+        ...(spot && { lifecycle: /** @type {const} */ ('spot') }),
+      });
+      if (spot) {
+        const requestId = `sir-${randomUUID().replace(/-/g, '').slice(0, 8)}`;
+        const behavior = /** @type {LocalSpotRequest['interruptionBehavior']} */ (params['InstanceMarketOptions.SpotOptions.InstanceInterruptionBehavior'] ?? 'terminate');
+        world.spotRequests.set(requestId, {
+          id: requestId, type: params['InstanceMarketOptions.SpotOptions.SpotInstanceType'] === 'persistent' ? 'persistent' : 'one-time',
+          interruptionBehavior: behavior, state: 'active', instanceId: id, maxPrice: params['InstanceMarketOptions.SpotOptions.MaxPrice'] ?? '1.000000', createTime: new Date(),
+        });
+        node.spotRequestId = requestId;
+      }
+      world.fleet.set(id, node);
+      world.settle(node, 'running');
+      launched.push(node);
+    }
+    return element('reservationId', `r-${launched[0].id.slice(2)}`) + element('ownerId', OWNER) + element('groupSet', '') +
+      element('instancesSet', launched.map((i) => item(instanceXml(i))).join(''));
   },
 
   RebootInstances(params, world) {
