@@ -125,3 +125,23 @@ function waitTurn(queue: Array<() => void>, signal?: AbortSignal): Promise<void>
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
+
+/**
+ * Reuses the buffers that multipart parts are read into. Allocating a fresh 8 MiB buffer per
+ * part left the resident memory well above the budget until the garbage collector caught up;
+ * with reuse, part memory is what the ByteBudget allows and no more.
+ */
+export class PartBuffers {
+  private readonly free = new Map<number, Buffer[]>();
+
+  /** A buffer of `capacity` bytes (a part size); give it back once its request has settled. */
+  take(capacity: number): Buffer {
+    return this.free.get(capacity)?.pop() ?? Buffer.allocUnsafe(capacity);
+  }
+
+  give(buffer: Buffer): void {
+    const list = this.free.get(buffer.length) ?? [];
+    list.push(buffer);
+    this.free.set(buffer.length, list);
+  }
+}

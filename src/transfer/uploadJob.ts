@@ -15,7 +15,7 @@ import { CancelledError, isCancellation, type ProgressSink } from '../core/progr
 import { bareEtag, compositeCrc32c, crc32cBase64, multipartEtag } from './checksums';
 import { ConcurrencyController } from './concurrency';
 import type { Journal, OpenUpload } from './journal';
-import { ByteBudget, RequestLimiter } from './limits';
+import { ByteBudget, PartBuffers, RequestLimiter } from './limits';
 import { contentType, hashedKey, isCompressible, MTIME_METADATA, objectHeaders, type ObjectOptions } from './objectHeaders';
 import type { ObjectWriter, WriteResult } from './objectWriter';
 import { multipartThreshold, partSizeFor, MiB } from './plan';
@@ -95,6 +95,7 @@ export async function runUpload(files: readonly LocalFile[], destination: Upload
 class UploadRun {
   private readonly limiter: RequestLimiter;
   private readonly budget: ByteBudget;
+  private readonly partBuffers = new PartBuffers();
   private readonly controller: ConcurrencyController;
   /** Stops every request when the job must stop (cancel, or an error every file would meet). */
   private readonly stopper = new AbortController();
@@ -332,10 +333,13 @@ class UploadRun {
         }
         // The budget is taken before the read, so parts waiting for a request slot hold it.
         const release = await this.budget.acquire(length, this.stopper.signal);
+        let held: Buffer | undefined;
         sends.push(
           (async () => {
             try {
-              const body = Buffer.allocUnsafe(length);
+              const buffer = this.partBuffers.take(upload.partSize);
+              held = buffer;
+              const body = buffer.subarray(0, length);
               const { bytesRead } = await handle.read(body, 0, length, offset);
               if (bytesRead !== length) {
                 changed = true;
@@ -348,6 +352,8 @@ class UploadRun {
               counted += length;
               this.count(length, false);
             } finally {
+              // The request has settled (sent, failed or aborted): nothing reads the buffer now.
+              if (held) this.partBuffers.give(held);
               release();
             }
           })().catch((err: unknown) => {
