@@ -3,11 +3,12 @@
 import { CreateBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Connection } from '../../src/aws/connection';
+import type { Connection } from '../../src/aws/connection';
+import { connectionToRgw } from '../fixtures/rgw-connection';
 import { explainAwsError } from '../../src/aws/errors';
 import { downloadToFolder } from '../../src/s3/download';
 import { listAllObjects, listBuckets, listPage } from '../../src/s3/listing';
@@ -27,15 +28,7 @@ describe('S3 browsing against Ceph RGW', () => {
   before(async () => {
     rgw = await startRgw();
     configDir = await mkdtemp(join(tmpdir(), 'rc-aws-'));
-    await writeFile(join(configDir, 'config'), '');
-    connection = new Connection({}, {
-      AWS_CONFIG_FILE: join(configDir, 'config'),
-      AWS_SHARED_CREDENTIALS_FILE: join(configDir, 'credentials'),
-      AWS_ENDPOINT_URL_S3: rgw.endpoint,
-      AWS_REGION: rgw.region,
-      AWS_ACCESS_KEY_ID: rgw.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: rgw.secretAccessKey,
-    });
+    connection = connectionToRgw(rgw, configDir);
     s3 = await connection.s3();
     await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
     const put = async (key: string, body: Buffer) => {

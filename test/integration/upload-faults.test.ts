@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Connection } from '../../src/aws/connection';
+import { connectionToRgw } from '../fixtures/rgw-connection';
 import { isCancellation } from '../../src/core/progress';
 import { Journal, journalPath } from '../../src/transfer/journal';
 import { MiB } from '../../src/transfer/plan';
@@ -24,15 +24,7 @@ describe('upload engine under faults, cancel and resume (Ceph RGW behind a fault
   let direct: S3Client;
   let scratch: string;
 
-  const connectionThroughProxy = () =>
-    new Connection({}, {
-      AWS_CONFIG_FILE: join(scratch, 'none'),
-      AWS_SHARED_CREDENTIALS_FILE: join(scratch, 'none'),
-      AWS_ENDPOINT_URL_S3: proxy.endpoint,
-      AWS_REGION: rgw.region,
-      AWS_ACCESS_KEY_ID: rgw.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: rgw.secretAccessKey,
-    });
+  const connectionThroughProxy = () => connectionToRgw(rgw, scratch, proxy.endpoint);
 
   before(async () => {
     rgw = await startRgw();

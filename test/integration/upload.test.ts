@@ -6,7 +6,8 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Connection } from '../../src/aws/connection';
+import type { Connection } from '../../src/aws/connection';
+import { connectionToRgw } from '../fixtures/rgw-connection';
 import { listAllObjects } from '../../src/s3/listing';
 import { MiB } from '../../src/transfer/plan';
 import { listIncompleteUploads, prepareUpload, runPrepared } from '../../src/transfer/uploadService';
@@ -25,14 +26,7 @@ describe('upload engine against Ceph RGW', () => {
   before(async () => {
     rgw = await startRgw();
     scratch = await mkdtemp(join(tmpdir(), 'rc-upload-'));
-    connection = new Connection({}, {
-      AWS_CONFIG_FILE: join(scratch, 'none'),
-      AWS_SHARED_CREDENTIALS_FILE: join(scratch, 'none'),
-      AWS_ENDPOINT_URL_S3: rgw.endpoint,
-      AWS_REGION: rgw.region,
-      AWS_ACCESS_KEY_ID: rgw.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: rgw.secretAccessKey,
-    });
+    connection = connectionToRgw(rgw, scratch);
     s3 = await connection.s3();
     await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
     const deep = Array.from({ length: 10 }, (_, i) => `level${i}`).join('/');
