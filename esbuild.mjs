@@ -1,4 +1,4 @@
-// Bundles the extension host code (and the AWS SDK it uses) into dist/extension.js, and the
+// Bundles the extension host code (and the AWS SDK it uses) into dist/extension.js, the
 // `research-cloud` command line into dist/cli.js (for npm and npx; the .vsix leaves it out).
 // `--watch` rebuilds on change; `--dev` keeps names and adds source maps for debugging.
 import { chmod } from 'node:fs/promises';
@@ -33,6 +33,15 @@ const cli = {
   plugins: [{ name: 'executable', setup: (build) => build.onEnd((result) => (result.errors.length ? undefined : chmod('dist/cli.js', 0o755))) }],
 };
 
+// The upload engine's reader threads (src/transfer/fileReader.ts) run this script, found beside
+// dist/extension.js and dist/cli.js.
+const fileReaderWorker = {
+  ...extension,
+  entryPoints: ['src/transfer/fileReaderWorker.ts'],
+  outfile: 'dist/fileReaderWorker.js',
+  external: [],
+};
+
 // The Metrics webview's page: a browser bundle with uPlot; its CSS lands in dist/webview/metrics.css.
 const metricsWebview = {
   entryPoints: { metrics: 'src/metrics/webview/main.ts' },
@@ -48,7 +57,7 @@ const metricsWebview = {
 };
 
 if (watch) {
-  for (const options of [extension, cli, metricsWebview]) await (await esbuild.context(options)).watch();
+  for (const options of [extension, cli, fileReaderWorker, metricsWebview]) await (await esbuild.context(options)).watch();
 } else {
-  await Promise.all([esbuild.build(extension), esbuild.build(cli), esbuild.build(metricsWebview)]);
+  await Promise.all([extension, cli, fileReaderWorker, metricsWebview].map((options) => esbuild.build(options)));
 }

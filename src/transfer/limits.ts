@@ -136,10 +136,13 @@ export class PartBuffers {
 
   /** A buffer of `capacity` bytes (a part size); give it back once its request has settled. */
   take(capacity: number): Buffer {
-    return this.free.get(capacity)?.pop() ?? Buffer.allocUnsafe(capacity);
+    // Of its own ArrayBuffer, never a slice of Node's shared pool: it is lent to reader threads.
+    return this.free.get(capacity)?.pop() ?? Buffer.allocUnsafeSlow(capacity);
   }
 
   give(buffer: Buffer): void {
+    // A buffer lent to a reader thread that never returned it is detached: it holds nothing.
+    if (!buffer.length) return;
     const list = this.free.get(buffer.length) ?? [];
     list.push(buffer);
     this.free.set(buffer.length, list);

@@ -33,6 +33,9 @@ export interface PutRequest {
   /** Extra headers: content-type, storage class, encryption, x-amz-meta-*… */
   readonly headers?: Record<string, string>;
   readonly signal?: AbortSignal;
+  /** The body's MD5 and CRC32C when the reader has computed them already (in a worker thread). */
+  readonly md5?: Buffer;
+  readonly crc32c?: number;
 }
 
 export interface PartRequest extends PutRequest {
@@ -90,8 +93,8 @@ export class ObjectWriter {
 
   private async send(request: PutRequest, query: Record<string, string>): Promise<WriteResult> {
     const { body } = request;
-    const digest = md5(body);
-    const crc = this.options.checksum === 'crc32c' ? crc32c(body) : undefined;
+    const digest = request.md5 ?? md5(body);
+    const crc = this.options.checksum === 'crc32c' ? (request.crc32c ?? crc32c(body)) : undefined;
     const { hostname, port, path } = this.address(request.bucket, request.key);
     const headers: Record<string, string> = {
       ...request.headers,

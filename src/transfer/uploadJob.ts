@@ -8,12 +8,13 @@ import {
   type ServerSideEncryption,
 } from '@aws-sdk/client-s3';
 import { setMaxListeners } from 'node:events';
-import { open, readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
 import { errorCode, explainAwsError, isCredentialOrAccessError, isTransient, UserError } from '../aws/errors';
 import { CancelledError, isCancellation, type ProgressSink } from '../core/progress';
 import { bareEtag, compositeCrc32c, crc32cBase64, multipartEtag } from './checksums';
 import { ConcurrencyController } from './concurrency';
+import { FileReaderPool, type FileVersion } from './fileReader';
 import type { Journal, OpenUpload } from './journal';
 import { ByteBudget, PartBuffers, RequestLimiter } from './limits';
 import { contentType, hashedKey, isCompressible, MTIME_METADATA, objectHeaders, type ObjectOptions } from './objectHeaders';
@@ -79,6 +80,11 @@ export interface UploadResult {
 const CHANGED_FILE_ATTEMPTS = 3;
 /** How many times an object stored with the wrong checksum is sent before it is reported. */
 const CORRUPT_OBJECT_ATTEMPTS = 3;
+/**
+ * Files and parts read and waiting for a request slot, beyond those in flight. Enough to keep
+ * every slot busy; more would only fill memory (reads take well under a request's time).
+ */
+const READ_AHEAD = 4;
 
 /**
  * Uploads files to S3 through one pool of requests in flight shared by whole files and parts,
@@ -94,7 +100,10 @@ export async function runUpload(files: readonly LocalFile[], destination: Upload
 
 class UploadRun {
   private readonly limiter: RequestLimiter;
+  /** Files and parts holding data: the requests in flight plus READ_AHEAD. */
+  private readonly holders: RequestLimiter;
   private readonly budget: ByteBudget;
+  private readonly reader = new FileReaderPool();
   private readonly partBuffers = new PartBuffers();
   private readonly controller: ConcurrencyController;
   /** Stops every request when the job must stop (cancel, or an error every file would meet). */
@@ -121,6 +130,7 @@ class UploadRun {
     const max = options.maxConcurrency ?? 64;
     this.controller = new ConcurrencyController({ initial: options.concurrency ?? 16, max, pinned: options.concurrency }, this.now());
     this.limiter = new RequestLimiter(this.controller.concurrency);
+    this.holders = new RequestLimiter(this.controller.concurrency + READ_AHEAD);
     this.budget = new ByteBudget(options.memoryBudget ?? 512 * MiB);
     this.manifest = options.hashedPrefixes ? new Map() : undefined;
     this.bytesTotal = files.reduce((n, f) => n + f.size, 0);
@@ -134,13 +144,17 @@ class UploadRun {
     // Files wait here for a turn; a file holds no request slot until it has bytes to send.
     const fileSlots = new RequestLimiter(Math.max(2 * (this.options.maxConcurrency ?? 64), 32));
     const tasks: Promise<void>[] = [];
-    for (const file of this.files) {
-      if (this.stopper.signal.aborted) break;
-      const release = await fileSlots.acquire(this.stopper.signal).catch(() => undefined);
-      if (!release) break;
-      tasks.push(this.uploadFile(file).finally(release));
+    try {
+      for (const file of this.files) {
+        if (this.stopper.signal.aborted) break;
+        const release = await fileSlots.acquire(this.stopper.signal).catch(() => undefined);
+        if (!release) break;
+        tasks.push(this.uploadFile(file).finally(release));
+      }
+      await Promise.all(tasks);
+    } finally {
+      this.reader.destroy();
     }
-    await Promise.all(tasks);
     await this.runtime.journal.flush();
     this.report(true);
     if (this.stopReason) throw this.stopReason;
@@ -172,39 +186,55 @@ class UploadRun {
 
   private async uploadFile(file: LocalFile): Promise<void> {
     const key = this.keyFor(file);
-    const done = this.runtime.journal.finished.get(file.relativePath);
     try {
-      const current = await stat(file.path);
-      if (done && done.size === current.size && done.mtimeMs === current.mtimeMs) {
-        this.alreadyDone++;
-        this.count(current.size);
-        return;
+      // Only a resumed job has files finished already; a new one spares the stat.
+      const done = this.runtime.journal.finished.get(file.relativePath);
+      if (done) {
+        const current = await stat(file.path);
+        if (done.size === current.size && done.mtimeMs === current.mtimeMs) {
+          this.alreadyDone++;
+          this.count(current.size);
+          return;
+        }
       }
-      const partSize = partSizeFor(current.size, this.options.partSize);
-      if (current.size >= multipartThreshold(partSize)) await this.uploadMultipart(file, key, partSize);
-      else await this.uploadSingle(file, key);
+      const threshold = multipartThreshold(partSizeFor(file.size, this.options.partSize));
+      const sent = file.size < threshold && (await this.uploadSingle(file, key, threshold));
+      if (!sent) await this.uploadMultipart(file, key);
     } catch (err) {
       this.settleFailure(file, key, err);
     }
   }
 
-  /** One PUT; the file is read whole (it is below the multipart threshold) within the budget. */
-  private async uploadSingle(file: LocalFile, key: string): Promise<void> {
+  /**
+   * One PUT of the file, read whole within the budget. False when the file has grown past the
+   * multipart threshold since it was scanned: it goes as a multipart upload instead.
+   */
+  private async uploadSingle(file: LocalFile, key: string, threshold: number): Promise<boolean> {
+    const signal = this.stopper.signal;
+    let reserved = file.size;
     for (let attempt = 1; ; attempt++) {
-      const before = await stat(file.path);
-      const release = await this.budget.acquire(before.size, this.stopper.signal);
+      const releaseSlot = await this.holders.acquire(signal);
+      const releaseBytes = await this.budget.acquire(reserved, signal).catch((err: unknown) => {
+        releaseSlot();
+        throw err;
+      });
       try {
-        const raw = await readFile(file.path);
-        const after = await stat(file.path);
-        if (!sameVersion(before, after) || raw.length !== after.size) {
+        const read = await this.reader.readWhole(file.path, reserved, { crc32c: this.runtime.checksum === 'crc32c', signal });
+        const changed = 'tooLarge' in read || !sameVersion(read.before, read.after) || read.data.length !== read.after.size;
+        if ('tooLarge' in read && read.before.size >= threshold) return false;
+        if (changed) {
+          if ('tooLarge' in read) reserved = read.before.size;
           if (attempt < CHANGED_FILE_ATTEMPTS) continue;
           throw new UserError(`${file.path} kept changing while it was read; it was not uploaded. Upload it again once it is finished.`, 'FileChanged');
         }
+        const raw = read.data;
         const gzipped = !!this.options.gzip && isCompressible(file.relativePath) && raw.length > 0;
+        // A gzipped body is not what the reader hashed: the writer hashes it.
         const body = gzipped ? gzipSync(raw) : raw;
-        const headers = objectHeaders(file.relativePath, after.mtimeMs, this.options, gzipped);
+        const digests = gzipped ? {} : { md5: read.md5, crc32c: read.crc32c };
+        const headers = objectHeaders(file.relativePath, read.after.mtimeMs, this.options, gzipped);
         const result = await this.request(body.length, () =>
-          this.runtime.writer.putObject({ bucket: this.destination.bucket, key, body, headers, signal: this.stopper.signal }),
+          this.runtime.writer.putObject({ bucket: this.destination.bucket, key, body, headers, signal, ...digests }),
         );
         if (!this.storedIntact(result)) {
           if (attempt < CORRUPT_OBJECT_ATTEMPTS) {
@@ -213,11 +243,12 @@ class UploadRun {
           }
           throw new UserError(`s3://${this.destination.bucket}/${key} was stored with ETag ${result.etag}, not the MD5 of ${file.path}, ${CORRUPT_OBJECT_ATTEMPTS} times; the object in S3 is not what is on disk. Check the endpoint or proxy, then upload it again.`, 'ChecksumMismatch');
         }
-        this.runtime.journal.fileDone(file.relativePath, { size: after.size, mtimeMs: after.mtimeMs, etag: result.etag });
-        this.count(after.size);
-        return;
+        this.runtime.journal.fileDone(file.relativePath, { size: read.after.size, mtimeMs: read.after.mtimeMs, etag: result.etag });
+        this.count(read.after.size);
+        return true;
       } finally {
-        release();
+        releaseBytes();
+        releaseSlot();
       }
     }
   }
@@ -231,10 +262,10 @@ class UploadRun {
     return bareEtag(result.etag) === result.md5.toString('hex');
   }
 
-  private async uploadMultipart(file: LocalFile, key: string, partSize: number): Promise<void> {
+  private async uploadMultipart(file: LocalFile, key: string): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       const before = await stat(file.path);
-      const upload = await this.openUpload(file, key, partSize, before);
+      const upload = await this.openUpload(file, key, partSizeFor(before.size, this.options.partSize), before);
       const { changed, counted } = await this.sendParts(file, upload, before);
       if (changed) {
         this.bytesDone -= counted;
@@ -316,59 +347,66 @@ class UploadRun {
    * many bytes it counted as done (taken back if the file must start over).
    */
   private async sendParts(file: LocalFile, upload: OpenUpload, version: FileVersion): Promise<{ changed: boolean; counted: number }> {
-    const handle = await open(file.path, 'r');
-    try {
-      const count = Math.max(1, Math.ceil(upload.size / upload.partSize));
-      let changed = false;
-      let counted = 0;
-      let failure: unknown;
-      const sends: Promise<void>[] = [];
-      for (let number = 1; number <= count && !changed && failure === undefined && !this.stopper.signal.aborted; number++) {
-        const offset = (number - 1) * upload.partSize;
-        const length = Math.min(upload.partSize, upload.size - offset);
-        if (upload.parts.has(number)) {
-          counted += length;
-          this.count(length, false);
-          continue;
-        }
-        // The budget is taken before the read, so parts waiting for a request slot hold it.
-        const release = await this.budget.acquire(length, this.stopper.signal);
-        let held: Buffer | undefined;
-        sends.push(
-          (async () => {
-            try {
-              const buffer = this.partBuffers.take(upload.partSize);
-              held = buffer;
-              const body = buffer.subarray(0, length);
-              const { bytesRead } = await handle.read(body, 0, length, offset);
-              if (bytesRead !== length) {
-                changed = true;
-                return;
-              }
-              const result = await this.request(length, () =>
-                this.runtime.writer.uploadPart({ bucket: this.destination.bucket, key: upload.key, uploadId: upload.uploadId, partNumber: number, body, signal: this.stopper.signal }),
-              );
-              this.runtime.journal.partDone(file.relativePath, number, { etag: result.etag, md5: result.md5.toString('hex'), crc32c: result.crc32c });
-              counted += length;
-              this.count(length, false);
-            } finally {
-              // The request has settled (sent, failed or aborted): nothing reads the buffer now.
-              if (held) this.partBuffers.give(held);
-              release();
-            }
-          })().catch((err: unknown) => {
-            // A failed part stops the reading of further ones; its error is thrown below.
-            failure ??= err;
-          }),
-        );
+    const signal = this.stopper.signal;
+    const crc32c = this.runtime.checksum === 'crc32c';
+    const count = Math.max(1, Math.ceil(upload.size / upload.partSize));
+    let changed = false;
+    let counted = 0;
+    let failure: unknown;
+    const sends: Promise<void>[] = [];
+    for (let number = 1; number <= count && !changed && failure === undefined && !signal.aborted; number++) {
+      const offset = (number - 1) * upload.partSize;
+      const length = Math.min(upload.partSize, upload.size - offset);
+      if (upload.parts.has(number)) {
+        counted += length;
+        this.count(length, false);
+        continue;
       }
-      await Promise.all(sends);
-      if (failure !== undefined) throw failure;
-      const after = await stat(file.path);
-      return { changed: changed || !sameVersion(version, after), counted };
-    } finally {
-      await handle.close();
+      // A part is read only when a request slot will soon be free for it, so read-ahead holds
+      // a few parts, not the whole budget.
+      const releaseSlot = await this.holders.acquire(signal).catch(() => undefined);
+      if (!releaseSlot) break;
+      const releaseBytes = await this.budget.acquire(length, signal).catch(() => undefined);
+      if (!releaseBytes) {
+        releaseSlot();
+        break;
+      }
+      sends.push(
+        (async () => {
+          let held: Buffer | undefined;
+          try {
+            const read = await this.reader.readRange(file.path, offset, length, this.partBuffers.take(upload.partSize), { crc32c, signal });
+            held = Buffer.from(read.data.buffer);
+            if (read.data.length !== length || !sameVersion(version, read.after)) {
+              changed = true;
+              return;
+            }
+            const result = await this.request(length, () =>
+              this.runtime.writer.uploadPart({
+                bucket: this.destination.bucket, key: upload.key, uploadId: upload.uploadId, partNumber: number,
+                body: read.data, md5: read.md5, crc32c: read.crc32c, signal,
+              }),
+            );
+            this.runtime.journal.partDone(file.relativePath, number, { etag: result.etag, md5: result.md5.toString('hex'), crc32c: result.crc32c });
+            counted += length;
+            this.count(length, false);
+          } finally {
+            // The request has settled (sent, failed or aborted): nothing reads the buffer now.
+            if (held) this.partBuffers.give(held);
+            releaseBytes();
+            releaseSlot();
+          }
+        })().catch((err: unknown) => {
+          // A failed part stops the reading of further ones; its error is thrown below.
+          failure ??= err;
+        }),
+      );
     }
+    await Promise.all(sends);
+    if (failure !== undefined) throw failure;
+    if (signal.aborted) throw signal.reason;
+    const after = await stat(file.path);
+    return { changed: changed || !sameVersion(version, after), counted };
   }
 
   private async completeUpload(file: LocalFile, upload: OpenUpload, version: FileVersion): Promise<void> {
@@ -467,6 +505,7 @@ class UploadRun {
     const after = this.controller.tick(this.now());
     if (after !== before) {
       this.limiter.resize(after);
+      this.holders.resize(after + READ_AHEAD);
       this.runtime.log?.(`requests in flight: ${before} → ${after}`);
     }
   }
@@ -505,11 +544,6 @@ class UploadRun {
 interface CompletedUpload {
   readonly ETag?: string;
   readonly ChecksumCRC32C?: string;
-}
-
-interface FileVersion {
-  readonly size: number;
-  readonly mtimeMs: number;
 }
 
 function sameVersion(a: FileVersion, b: FileVersion): boolean {

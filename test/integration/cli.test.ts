@@ -131,6 +131,21 @@ describe('research-cloud against Ceph RGW', () => {
     assert.deepEqual(await checkpoints(), [], 'a finished job leaves no checkpoint');
   });
 
+  it('the bundle, dist/cli.js, uploads too: its reader threads start from dist/fileReaderWorker.js', async () => {
+    execFileSync(process.execPath, ['esbuild.mjs'], { cwd: REPO, stdio: 'ignore' });
+    const big = join(scratch, 'bundle-data', 'big.bin');
+    await mkdir(join(big, '..'), { recursive: true });
+    const body = randomBytes(17 * MiB); // three parts of 8 MiB: ranges read in the threads
+    await writeFile(big, body);
+    const run = spawn(process.execPath, [join(REPO, 'dist/cli.js'), 'upload', join(big, '..'), `s3://${BUCKET}/bundle`, '--json'], { cwd: scratch, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    run.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    const status = await new Promise<number | null>((resolve) => run.on('close', resolve));
+    assert.equal(status, 0, stdout);
+    assert.equal(JSON.parse(stdout).status, 'completed');
+    assert.ok((await objectBytes('bundle/bundle-data/big.bin')).equals(body));
+  });
+
   it('upload without --json: a summary for people on stdout, nothing on stderr', async () => {
     const run = await cli(['upload', join(data, 'a.txt'), `s3://${BUCKET}/plain/`]);
     assert.equal(run.status, 0, run.stderr);

@@ -467,6 +467,16 @@ describe('runUpload: limits', () => {
     assert.ok(store.maxActiveBytes <= budget, `writer saw ${store.maxActiveBytes} bytes at once`);
   });
 
+  test('parts are read just ahead of the requests, not as far as the budget allows', async () => {
+    store.delayMs = 10;
+    const data = content(60 * MiB);
+    const { result } = await upload([await file('big.bin', data)], { options: { ...PARTS_5, concurrency: 2, memoryBudget: 512 * MiB } });
+    assert.deepEqual(result.failed, []);
+    // Two parts in flight and at most four read and waiting: 6 × 5 MiB, of 12 parts.
+    assert.ok(result.peakBufferedBytes <= 6 * 5 * MiB, `peak ${result.peakBufferedBytes / MiB} MiB`);
+    assert.equal(sha(store.objects.get('runs/2025/big.bin')!.body), sha(data));
+  });
+
   test('a part larger than the whole budget still goes, alone', async () => {
     const data = content(MP);
     const { result } = await upload([await file('big.bin', data)], { options: { ...PARTS_5, memoryBudget: 1 * MiB } });
