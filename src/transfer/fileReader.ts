@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { AbortWatch } from '../core/abortWatch';
 import { throwIfAborted } from '../core/progress';
 import type { FileVersion, ReadReply, ReadTask } from './fileReaderProtocol';
 
@@ -25,6 +26,9 @@ export interface TooLarge {
 /** A reply that is not an error: an error rejects the read instead. */
 type ReadOutcome = Exclude<ReadReply, { error: unknown }>;
 
+/** A turn's reads totalling this much are spread over the workers, to hash in parallel. */
+const SPREAD_BYTES = 4 * 1024 * 1024;
+
 interface Pending {
   readonly resolve: (reply: ReadReply) => void;
   readonly reject: (err: Error) => void;
@@ -41,10 +45,16 @@ interface Pending {
  */
 export class FileReaderPool {
   private workers: Worker[] = [];
+  /** Tasks posted to each worker and not answered yet. */
   private readonly load: number[] = [];
-  private readonly queued: ReadTask[][] = [];
-  private readonly transfers: ArrayBuffer[][] = [];
+  private queued: ReadTask[] = [];
+  private transfers: ArrayBuffer[] = [];
+  private queuedBytes = 0;
   private readonly pending = new Map<number, Pending>();
+  private readonly watch = new AbortWatch<number>((id, reason) => {
+    this.pending.get(id)?.reject(reason as Error);
+    this.pending.delete(id);
+  });
   private nextId = 1;
   private flushScheduled = false;
   private failure?: Error;
@@ -83,22 +93,17 @@ export class FileReaderPool {
     if (this.failure) return Promise.reject(this.failure);
     this.start();
     const id = this.nextId++;
-    const target = this.leastLoaded();
-    this.queued[target].push({ ...task, id });
-    if (task.buffer) this.transfers[target].push(task.buffer);
-    this.load[target]++;
+    this.queued.push({ ...task, id });
+    if (task.buffer) this.transfers.push(task.buffer);
+    this.queuedBytes += task.length || task.maxBytes;
     this.schedule();
     if (this.pending.size === 0) for (const worker of this.workers) worker.ref();
     return new Promise<ReadOutcome>((resolve, reject) => {
       // A cancelled job does not wait for a read stuck on a slow disk; its reply is dropped.
-      const onAbort = () => {
-        this.pending.delete(id);
-        reject(signal!.reason);
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
+      this.watch.add(signal, id);
       this.pending.set(id, {
         resolve: (reply) => {
-          signal?.removeEventListener('abort', onAbort);
+          this.watch.delete(signal, id);
           if ('error' in reply) reject(Object.assign(new Error(reply.error.message), reply.error));
           else resolve(reply);
         },
@@ -125,8 +130,6 @@ export class FileReaderPool {
       worker.on('error', (err) => this.fail(new Error(`A file reader thread failed: ${err.message}`, { cause: err })));
       this.workers.push(worker);
       this.load.push(0);
-      this.queued.push([]);
-      this.transfers.push([]);
     }
   }
 
@@ -136,18 +139,39 @@ export class FileReaderPool {
     return best;
   }
 
+  /**
+   * Posts the tasks of this turn. Small files go to one worker as one message (posting costs
+   * more than reading them); a turn with megabytes to hash is spread over the workers.
+   */
   private schedule(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     setImmediate(() => {
       this.flushScheduled = false;
-      for (let i = 0; i < this.workers.length; i++) {
-        if (!this.queued[i].length) continue;
-        this.workers[i].postMessage(this.queued[i], this.transfers[i]);
-        this.queued[i] = [];
-        this.transfers[i] = [];
+      const tasks = this.queued;
+      const transfers = this.transfers;
+      const spread = this.queuedBytes >= SPREAD_BYTES && tasks.length > 1;
+      this.queued = [];
+      this.transfers = [];
+      this.queuedBytes = 0;
+      if (!this.workers.length) return;
+      if (!spread) {
+        this.post(this.leastLoaded(), tasks, transfers);
+        return;
       }
+      const batches = this.workers.map(() => ({ tasks: [] as ReadTask[], transfers: [] as ArrayBuffer[] }));
+      tasks.forEach((task, i) => {
+        const batch = batches[i % batches.length];
+        batch.tasks.push(task);
+        if (task.buffer) batch.transfers.push(task.buffer);
+      });
+      batches.forEach((batch, worker) => batch.tasks.length && this.post(worker, batch.tasks, batch.transfers));
     });
+  }
+
+  private post(worker: number, tasks: ReadTask[], transfers: ArrayBuffer[]): void {
+    this.load[worker] += tasks.length;
+    this.workers[worker].postMessage(tasks, transfers);
   }
 
   private fail(err: Error): void {

@@ -1,3 +1,4 @@
+import { AbortWatch } from '../core/abortWatch';
 import { throwIfAborted } from '../core/progress';
 
 /**
@@ -6,7 +7,8 @@ import { throwIfAborted } from '../core/progress';
  */
 export class RequestLimiter {
   private inFlight = 0;
-  private readonly waiting: Array<() => void> = [];
+  private readonly waiting: Waiter[] = [];
+  private readonly watch = new AbortWatch<Waiter>((waiter, reason) => dropWaiter(this.waiting, waiter, reason));
 
   constructor(private limit: number) {}
 
@@ -28,7 +30,7 @@ export class RequestLimiter {
     throwIfAborted(signal);
     // wake() takes the slot for a waiter before letting it go, so none is handed out twice.
     if (this.inFlight < this.limit && !this.waiting.length) this.inFlight++;
-    else await waitTurn(this.waiting, signal);
+    else await wait(this.waiting, this.watch, 0, signal);
     let released = false;
     return () => {
       if (released) return;
@@ -41,7 +43,9 @@ export class RequestLimiter {
   private wake(): void {
     while (this.inFlight < this.limit && this.waiting.length) {
       this.inFlight++;
-      this.waiting.shift()!();
+      const next = this.waiting.shift()!;
+      this.watch.delete(next.signal, next);
+      next.go();
     }
   }
 }
@@ -53,35 +57,16 @@ export class RequestLimiter {
  */
 export class ByteBudget {
   private used = 0;
-  private readonly waiting: Array<{ bytes: number; go: () => void }> = [];
+  private readonly waiting: Waiter[] = [];
+  private readonly watch = new AbortWatch<Waiter>((waiter, reason) => dropWaiter(this.waiting, waiter, reason));
   peak = 0;
 
   constructor(readonly capacity: number) {}
 
   async acquire(bytes: number, signal?: AbortSignal): Promise<() => void> {
     throwIfAborted(signal);
-    if (this.fits(bytes) && !this.waiting.length) {
-      this.reserve(bytes);
-    } else {
-      // wake() reserves the bytes before it lets this waiter go.
-      await new Promise<void>((resolve, reject) => {
-        const onAbort = () => {
-          const at = this.waiting.indexOf(entry);
-          if (at < 0) return;
-          this.waiting.splice(at, 1);
-          reject(signal!.reason);
-        };
-        const entry = {
-          bytes,
-          go: () => {
-            signal?.removeEventListener('abort', onAbort);
-            resolve();
-          },
-        };
-        this.waiting.push(entry);
-        signal?.addEventListener('abort', onAbort, { once: true });
-      });
-    }
+    if (this.fits(bytes) && !this.waiting.length) this.reserve(bytes);
+    else await wait(this.waiting, this.watch, bytes, signal); // wake() reserves the bytes before it lets this waiter go
     let released = false;
     return () => {
       if (released) return;
@@ -104,26 +89,33 @@ export class ByteBudget {
     // First come, first served: a big part waiting is not overtaken forever by small files.
     while (this.waiting.length && this.fits(this.waiting[0].bytes)) {
       const next = this.waiting.shift()!;
+      this.watch.delete(next.signal, next);
       this.reserve(next.bytes);
       next.go();
     }
   }
 }
 
-function waitTurn(queue: Array<() => void>, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const go = () => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    };
-    const onAbort = () => {
-      const at = queue.indexOf(go);
-      if (at >= 0) queue.splice(at, 1);
-      reject(signal!.reason);
-    };
-    queue.push(go);
-    signal?.addEventListener('abort', onAbort, { once: true });
+interface Waiter {
+  readonly bytes: number;
+  readonly signal?: AbortSignal;
+  readonly go: () => void;
+  readonly fail: (reason: unknown) => void;
+}
+
+function wait(queue: Waiter[], watch: AbortWatch<Waiter>, bytes: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((go, fail) => {
+    const waiter = { bytes, signal, go, fail };
+    queue.push(waiter);
+    watch.add(signal, waiter);
   });
+}
+
+function dropWaiter(queue: Waiter[], waiter: Waiter, reason: unknown): void {
+  const at = queue.indexOf(waiter);
+  if (at < 0) return;
+  queue.splice(at, 1);
+  waiter.fail(reason);
 }
 
 /**

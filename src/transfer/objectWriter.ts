@@ -3,6 +3,7 @@ import type { AwsCredentialIdentity, AwsCredentialIdentityProvider, SourceData }
 import { createHash, createHmac } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
+import { AbortWatch } from '../core/abortWatch';
 import { crc32c, crc32cBase64, md5 } from './checksums';
 
 /**
@@ -62,6 +63,10 @@ export class ObjectWriter {
   private readonly agent: http.Agent;
   private readonly base: URL;
   private readonly secure: boolean;
+  /** Requests in flight by the signal that cancels them (not node:http's signal option: a listener each). */
+  private readonly inFlight = new AbortWatch<http.ClientRequest>((req, reason) =>
+    req.destroy(Object.assign(new Error('The operation was aborted', { cause: reason }), { name: 'AbortError' })),
+  );
 
   constructor(private readonly options: ObjectWriterOptions) {
     this.base = new URL(options.endpoint ?? `https://s3.${options.region}.amazonaws.com`);
@@ -131,8 +136,9 @@ export class ObjectWriter {
 
   private request(options: http.RequestOptions, body: Buffer, signal?: AbortSignal): Promise<http.IncomingMessage> {
     const transport = this.secure ? https : http;
-    return new Promise((resolve, reject) => {
-      const req = transport.request({ ...options, signal }, (res) => {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise<http.IncomingMessage>((resolve, reject) => {
+      const req = transport.request(options, (res) => {
         const status = res.statusCode ?? 0;
         if (status >= 200 && status < 300) {
           res.resume();
@@ -149,6 +155,8 @@ export class ObjectWriter {
         req.destroy(Object.assign(new Error('The S3 request made no progress for too long.'), { name: 'TimeoutError' }));
       });
       req.on('error', reject);
+      this.inFlight.add(signal, req);
+      req.on('close', () => this.inFlight.delete(signal, req));
       req.end(body);
     });
   }
