@@ -26,8 +26,8 @@ export interface TooLarge {
 /** A reply that is not an error: an error rejects the read instead. */
 type ReadOutcome = Exclude<ReadReply, { error: unknown }>;
 
-/** A turn's reads totalling this much are spread over the workers, to hash in parallel. */
-const SPREAD_BYTES = 4 * 1024 * 1024;
+/** A batch holds reads up to this many bytes (or one larger read), so big reads spread over the workers. */
+const BATCH_BYTES = 4 * 1024 * 1024;
 
 interface Pending {
   readonly resolve: (reply: ReadReply) => void;
@@ -41,22 +41,20 @@ interface Pending {
  * hashing 8 MiB parts held big uploads near 290 MB/s. Blocking reads in a worker also keep a
  * slow network file system from stalling requests already in flight.
  *
- * Tasks posted in one turn of the event loop go to a worker as one message.
+ * A worker takes one batch of tasks at a time, as one message.
  */
 export class FileReaderPool {
   private workers: Worker[] = [];
-  /** Tasks posted to each worker and not answered yet. */
-  private readonly load: number[] = [];
-  private queued: ReadTask[] = [];
-  private transfers: ArrayBuffer[] = [];
-  private queuedBytes = 0;
+  /** Whether each worker has a batch it has not answered yet. */
+  private readonly busy: boolean[] = [];
+  private readonly queued: ReadTask[] = [];
   private readonly pending = new Map<number, Pending>();
   private readonly watch = new AbortWatch<number>((id, reason) => {
     this.pending.get(id)?.reject(reason as Error);
     this.pending.delete(id);
   });
   private nextId = 1;
-  private flushScheduled = false;
+  private dispatchScheduled = false;
   private failure?: Error;
 
   constructor(private readonly size = Math.min(4, Math.max(2, availableParallelism()))) {}
@@ -94,8 +92,6 @@ export class FileReaderPool {
     this.start();
     const id = this.nextId++;
     this.queued.push({ ...task, id });
-    if (task.buffer) this.transfers.push(task.buffer);
-    this.queuedBytes += task.length || task.maxBytes;
     this.schedule();
     if (this.pending.size === 0) for (const worker of this.workers) worker.ref();
     return new Promise<ReadOutcome>((resolve, reject) => {
@@ -118,7 +114,8 @@ export class FileReaderPool {
       const worker = startWorker();
       const index = i;
       worker.on('message', (replies: ReadReply[]) => {
-        this.load[index] -= replies.length;
+        this.busy[index] = false;
+        this.dispatch();
         for (const reply of replies) {
           const waiter = this.pending.get(reply.id);
           this.pending.delete(reply.id);
@@ -129,49 +126,37 @@ export class FileReaderPool {
       });
       worker.on('error', (err) => this.fail(new Error(`A file reader thread failed: ${err.message}`, { cause: err })));
       this.workers.push(worker);
-      this.load.push(0);
+      this.busy.push(false);
     }
   }
 
-  private leastLoaded(): number {
-    let best = 0;
-    for (let i = 1; i < this.load.length; i++) if (this.load[i] < this.load[best]) best = i;
-    return best;
-  }
-
   /**
-   * Posts the tasks of this turn. Small files go to one worker as one message (posting costs
-   * more than reading them); a turn with megabytes to hash is spread over the workers.
+   * Gives each idle worker a batch of the queued tasks: a worker has one batch at a time, so
+   * reads that come in while it works wait and go together in its next batch (posting a
+   * message costs more than reading a small file). A batch stops at BATCH_BYTES, so parts to
+   * hash are spread over the workers.
    */
-  private schedule(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(() => {
-      this.flushScheduled = false;
-      const tasks = this.queued;
-      const transfers = this.transfers;
-      const spread = this.queuedBytes >= SPREAD_BYTES && tasks.length > 1;
-      this.queued = [];
-      this.transfers = [];
-      this.queuedBytes = 0;
-      if (!this.workers.length) return;
-      if (!spread) {
-        this.post(this.leastLoaded(), tasks, transfers);
-        return;
-      }
-      const batches = this.workers.map(() => ({ tasks: [] as ReadTask[], transfers: [] as ArrayBuffer[] }));
-      tasks.forEach((task, i) => {
-        const batch = batches[i % batches.length];
-        batch.tasks.push(task);
-        if (task.buffer) batch.transfers.push(task.buffer);
-      });
-      batches.forEach((batch, worker) => batch.tasks.length && this.post(worker, batch.tasks, batch.transfers));
-    });
+  private dispatch(): void {
+    for (let worker = 0; worker < this.workers.length && this.queued.length; worker++) {
+      if (this.busy[worker]) continue;
+      let bytes = 0;
+      let count = 0;
+      while (count < this.queued.length && (count === 0 || bytes < BATCH_BYTES)) bytes += taskBytes(this.queued[count++]);
+      const tasks = this.queued.splice(0, count);
+      const transfers = tasks.flatMap((task) => (task.buffer ? [task.buffer] : []));
+      this.busy[worker] = true;
+      this.workers[worker].postMessage(tasks, transfers);
+    }
   }
 
-  private post(worker: number, tasks: ReadTask[], transfers: ArrayBuffer[]): void {
-    this.load[worker] += tasks.length;
-    this.workers[worker].postMessage(tasks, transfers);
+  /** Dispatches once this turn's tasks are all queued. */
+  private schedule(): void {
+    if (this.dispatchScheduled) return;
+    this.dispatchScheduled = true;
+    setImmediate(() => {
+      this.dispatchScheduled = false;
+      this.dispatch();
+    });
   }
 
   private fail(err: Error): void {
@@ -179,6 +164,10 @@ export class FileReaderPool {
     for (const waiter of this.pending.values()) waiter.reject(err);
     this.pending.clear();
   }
+}
+
+function taskBytes(task: ReadTask): number {
+  return task.offset === undefined ? task.maxBytes : task.length;
 }
 
 function toFileRead(reply: Extract<ReadOutcome, { bytesRead: number }>): FileRead {
