@@ -4,7 +4,8 @@
 // Ranks this project's upload engine against its peers, in one run, on the same data and the same
 // local S3 server:
 //   engine       src/transfer (prepareUpload + runPrepared) with the extension's default settings,
-//                in a Node process of its own (scripts/lib/bench-engine-runner.mjs);
+//                in a Node process of its own (scripts/lib/bench-engine-runner.mjs, bundled by
+//                esbuild as the CLI and the extension are);
 //   aws          `aws s3 cp --recursive` (Debian's aws-cli v2), default settings, and tuned
 //                (default.s3.max_concurrent_requests 64);
 //   rclone       `rclone copy` (Debian's rclone) with --transfers 16, and tuned (more transfers and
@@ -175,8 +176,8 @@ function tools(sink) {
   const all = [
     {
       id: 'engine', label: 'engine', peer: 'engine', settings: 'defaults: adaptive concurrency (16, ≤ 64), 512 MiB budget, 8 MiB parts',
-      command: (dir) => [process.execPath, ...(options.profile ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []), '--import', 'tsx',
-        join(repoRoot, 'scripts/lib/bench-engine-runner.mjs'), dir, BUCKET, join(scratch, 'jobs')],
+      command: (dir) => [process.execPath, ...(options.profile ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []),
+        join(scratch, 'engine', 'bench-engine-runner.js'), dir, BUCKET, join(scratch, 'jobs')],
       env: sdkEnv,
       json: true,
     },
@@ -396,7 +397,7 @@ function detailTable(group, render) {
 function engineLine(group) {
   const e = group.find((s) => s.tool.id === 'engine')?.engine;
   if (!e) return undefined;
-  return `engine: upload ${fmt(e.uploadSeconds)} s after ${fmt(e.startupSeconds)} s of start-up (node, tsx, modules) and ${fmt(e.scanSeconds)} s of scan; `
+  return `engine: upload ${fmt(e.uploadSeconds)} s after ${fmt(e.startupSeconds)} s of start-up (node and the bundle) and ${fmt(e.scanSeconds)} s of scan; `
     + `final concurrency ${e.finalConcurrency.join(', ')}; peak buffered ${mib(e.peakBufferedBytes)} MiB; ${fmt(e.requests, 0)} requests, ${e.retries} retries; `
     + `baseline RSS ${mib(e.baselineRss)} MiB; concurrency steps per run: ${e.steps.map((s) => (s.length ? s.join('→') : 'none')).join(' | ')}`;
 }
@@ -477,6 +478,17 @@ function report(summaries, sets, context) {
 // ---------------------------------------------------------------------------------------------
 // Main
 
+/**
+ * The engine runs bundled by esbuild, as users run it (dist/cli.js, dist/extension.js): the
+ * runner and the engine in one file, its reader threads' script beside it.
+ */
+async function bundleEngineRunner() {
+  const esbuild = await import('esbuild');
+  const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', minify: true, logLevel: 'error', mainFields: ['module', 'main'] };
+  await esbuild.build({ ...common, entryPoints: [join(repoRoot, 'scripts/lib/bench-engine-runner.mjs')], outfile: join(scratch, 'engine', 'bench-engine-runner.js') });
+  await esbuild.build({ ...common, entryPoints: [join(repoRoot, 'src/transfer/fileReaderWorker.ts')], outfile: join(scratch, 'engine', 'fileReaderWorker.js') });
+}
+
 async function main() {
   ensureNpmPackages();
   // GNU time is not in setup.mjs's list of Debian packages; it is added here for the check.
@@ -488,6 +500,7 @@ async function main() {
   mkdirSync(join(scratch, 'home'));
   if (options.profile) mkdirSync(PROFILE_DIR, { recursive: true });
   writeAwsConfigs();
+  if (options.tools.includes('engine')) await bundleEngineRunner();
 
   const sets = dataSets(options.quick);
   const used = new Set(options.sets.map((s) => (s === 'small-wan' ? 'small' : s)));

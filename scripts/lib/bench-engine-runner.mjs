@@ -1,7 +1,7 @@
 // One upload by this project's engine, in a process of its own so that the benchmark
-// (scripts/bench-upload.mjs) measures its memory and CPU alone. Run with tsx, which compiles the
-// TypeScript engine on import as the test runner does:
-//   node --import tsx scripts/lib/bench-engine-runner.mjs SOURCE_DIR BUCKET JOBS_DIR
+// (scripts/bench-upload.mjs) measures its memory and CPU alone. The benchmark bundles it with
+// esbuild, as dist/cli.js is bundled, and runs the bundle:
+//   node bench-engine-runner.js SOURCE_DIR BUCKET JOBS_DIR
 // The endpoint, keys and region come from the environment (AWS_ENDPOINT_URL_S3,
 // AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_CONFIG_FILE=/nonexistent), as they
 // reach the extension. Settings are the extension's defaults (package.json, "researchCloud.upload.*"):
@@ -13,7 +13,7 @@ import { prepareUpload, runPrepared } from '../../src/transfer/uploadService.ts'
 
 const [source, bucket, jobsDirectory] = process.argv.slice(2);
 if (!source || !bucket || !jobsDirectory) {
-  console.error('usage: node --import tsx scripts/lib/bench-engine-runner.mjs SOURCE_DIR BUCKET JOBS_DIR');
+  console.error('usage: node bench-engine-runner.js SOURCE_DIR BUCKET JOBS_DIR');
   process.exit(2);
 }
 
@@ -38,49 +38,54 @@ for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => stopper.a
 const connection = new Connection({ maxSockets: Math.max(64, ENGINE_DEFAULTS.maxConcurrency) });
 const concurrencySteps = [];
 let logLines = 0;
-try {
-  const loadedMs = performance.now(); // since the process started: node, tsx, the engine's modules
-  const request = { sources: [source], bucket, prefix: '', scan: SCAN_DEFAULTS, engine: ENGINE_DEFAULTS };
-  const prepared = await prepareUpload(connection, request, stopper.signal);
-  const scannedMs = performance.now();
-  // The baseline of the memory check: everything but file data (runtime, SDK, engine code, the
-  // list of files), taken after the scan and before the first request.
-  const baselineRss = process.memoryUsage.rss();
-  const outcome = await runPrepared(connection, prepared, {
-    jobsDirectory,
-    signal: stopper.signal,
-    log: (line) => {
-      logLines++;
-      const step = /^requests in flight: (\d+) → (\d+)$/.exec(line);
-      if (step) concurrencySteps.push({ atMs: Math.round(performance.now() - scannedMs), to: Number(step[2]) });
-    },
-  });
-  const doneMs = performance.now();
-  const { result } = outcome;
-  const report = {
-    files: result.files,
-    bytes: result.bytes,
-    failed: result.failed.map((f) => `${f.path}: ${f.error.message}`).slice(0, 5),
-    failedCount: result.failed.length,
-    // The upload alone (open target, send, complete), and the parts before it.
-    seconds: (doneMs - scannedMs) / 1000,
-    startupSeconds: loadedMs / 1000,
-    scanSeconds: (scannedMs - loadedMs) / 1000,
-    finalConcurrency: result.finalConcurrency,
-    peakBufferedBytes: result.peakBufferedBytes,
-    requests: result.requests,
-    retries: result.retries,
-    baselineRss,
-    // Peak RSS comes from GNU time around this process (sampling it here would cost CPU).
-    endRss: process.memoryUsage.rss(),
-    concurrencySteps,
-    logLines,
-  };
-  process.stdout.write(`${JSON.stringify(report)}\n`);
-  if (result.failed.length) process.exitCode = 1;
-} catch (error) {
-  process.stdout.write(`${JSON.stringify({ error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) })}\n`);
-  process.exitCode = 1;
-} finally {
-  connection.dispose();
+// A function, not top-level await: the bundle is CommonJS, as dist/cli.js is.
+async function main() {
+  try {
+    const loadedMs = performance.now(); // since the process started: node and the bundle
+    const request = { sources: [source], bucket, prefix: '', scan: SCAN_DEFAULTS, engine: ENGINE_DEFAULTS };
+    const prepared = await prepareUpload(connection, request, stopper.signal);
+    const scannedMs = performance.now();
+    // The baseline of the memory check: everything but file data (runtime, SDK, engine code, the
+    // list of files), taken after the scan and before the first request.
+    const baselineRss = process.memoryUsage.rss();
+    const outcome = await runPrepared(connection, prepared, {
+      jobsDirectory,
+      signal: stopper.signal,
+      log: (line) => {
+        logLines++;
+        const step = /^requests in flight: (\d+) → (\d+)$/.exec(line);
+        if (step) concurrencySteps.push({ atMs: Math.round(performance.now() - scannedMs), to: Number(step[2]) });
+      },
+    });
+    const doneMs = performance.now();
+    const { result } = outcome;
+    const report = {
+      files: result.files,
+      bytes: result.bytes,
+      failed: result.failed.map((f) => `${f.path}: ${f.error.message}`).slice(0, 5),
+      failedCount: result.failed.length,
+      // The upload alone (open target, send, complete), and the parts before it.
+      seconds: (doneMs - scannedMs) / 1000,
+      startupSeconds: loadedMs / 1000,
+      scanSeconds: (scannedMs - loadedMs) / 1000,
+      finalConcurrency: result.finalConcurrency,
+      peakBufferedBytes: result.peakBufferedBytes,
+      requests: result.requests,
+      retries: result.retries,
+      baselineRss,
+      // Peak RSS comes from GNU time around this process (sampling it here would cost CPU).
+      endRss: process.memoryUsage.rss(),
+      concurrencySteps,
+      logLines,
+    };
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+    if (result.failed.length) process.exitCode = 1;
+  } catch (error) {
+    process.stdout.write(`${JSON.stringify({ error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) })}\n`);
+    process.exitCode = 1;
+  } finally {
+    connection.dispose();
+  }
 }
+
+void main();

@@ -1,10 +1,9 @@
-import { SignatureV4 } from '@smithy/signature-v4';
-import type { AwsCredentialIdentity, AwsCredentialIdentityProvider, SourceData } from '@smithy/types';
-import { createHash, createHmac } from 'node:crypto';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import http from 'node:http';
 import https from 'node:https';
 import { AbortWatch } from '../core/abortWatch';
 import { crc32c, crc32cBase64, md5 } from './checksums';
+import { RequestSigner, rfc3986 } from './sigv4';
 
 /**
  * How the engine proves each object arrived intact. `crc32c`: AWS S3 verifies the
@@ -59,7 +58,7 @@ export interface WriteResult {
  * complete, list, abort) goes through the SDK client.
  */
 export class ObjectWriter {
-  private readonly signer: SignatureV4;
+  private readonly signer: RequestSigner;
   private readonly agent: http.Agent;
   private readonly base: URL;
   private readonly secure: boolean;
@@ -73,15 +72,7 @@ export class ObjectWriter {
     this.secure = this.base.protocol === 'https:';
     const agentOptions = { keepAlive: true, maxSockets: options.maxSockets, maxFreeSockets: options.maxSockets };
     this.agent = this.secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
-    this.signer = new SignatureV4({
-      credentials: memoizeCredentials(options.credentials),
-      region: options.region,
-      service: 's3',
-      sha256: NodeSha256,
-      // S3 wants each path segment escaped once, which objectPath() has done.
-      uriEscapePath: false,
-      applyChecksum: false,
-    });
+    this.signer = new RequestSigner(memoizeCredentials(options.credentials), options.region);
   }
 
   putObject(request: PutRequest): Promise<WriteResult> {
@@ -106,16 +97,15 @@ export class ObjectWriter {
       host: port ? `${hostname}:${port}` : hostname,
       'content-length': String(body.length),
       'content-md5': digest.toString('base64'),
-      // The body is not hashed a second time for the signature: Content-MD5 is a signed header,
-      // so a body changed on the way (even over plain HTTP) no longer matches it and is refused.
-      // Hashing it anyway cost about a fifth of the CPU of a big upload.
-      'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',
       ...(crc !== undefined && { 'x-amz-checksum-crc32c': crc32cBase64(crc) }),
     };
-    const signed = await this.signer.sign({ method: 'PUT', protocol: this.base.protocol, hostname, port, path, query, headers });
+    // The body is not hashed a second time for the signature: Content-MD5 is a signed header,
+    // so a body changed on the way (even over plain HTTP) no longer matches it and is refused.
+    // Hashing it anyway cost about a fifth of the CPU of a big upload.
+    const signed = await this.signer.sign({ method: 'PUT', path, query, headers, payloadHash: 'UNSIGNED-PAYLOAD' });
     const search = Object.entries(query).map(([name, value]) => `${rfc3986(name)}=${rfc3986(value)}`).join('&');
     const reply = await this.request(
-      { method: 'PUT', hostname, port, path: search ? `${path}?${search}` : path, headers: signed.headers, agent: this.agent },
+      { method: 'PUT', hostname, port, path: search ? `${path}?${search}` : path, headers: signed, agent: this.agent },
       body,
       request.signal,
     );
@@ -167,10 +157,6 @@ export function objectPath(key: string): string {
   return key.split('/').map(rfc3986).join('/');
 }
 
-function rfc3986(text: string): string {
-  return encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}
-
 /**
  * An error shaped like the SDK's (name = S3 error code, $metadata.httpStatusCode), so the same
  * retry rules and explanations apply to both paths.
@@ -212,26 +198,4 @@ export function memoizeCredentials(provider: AwsCredentialIdentityProvider): Aws
     current = refreshing;
     return refreshing;
   };
-}
-
-/** The hash interface the SigV4 signer expects, on node:crypto (HMAC when given a key). */
-class NodeSha256 {
-  private readonly hash;
-
-  constructor(secret?: SourceData) {
-    this.hash = secret ? createHmac('sha256', toBytes(secret)) : createHash('sha256');
-  }
-
-  update(data: SourceData): void {
-    this.hash.update(toBytes(data));
-  }
-
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.hash.digest());
-  }
-}
-
-function toBytes(data: SourceData): string | Uint8Array {
-  if (typeof data === 'string' || data instanceof Uint8Array) return data;
-  return ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data);
 }

@@ -1,7 +1,12 @@
 import picomatch from 'picomatch';
+import type { Dirent } from 'node:fs';
 import { lstat, opendir, realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
+import { runPool } from '../core/pool';
 import { throwIfAborted } from '../core/progress';
+
+/** Entries of one folder stat'ed at once (the libuv pool runs four at a time; more keeps it fed). */
+const STATS_AT_ONCE = 32;
 
 /** One regular file found under the folder being uploaded. */
 export interface LocalFile {
@@ -80,20 +85,27 @@ async function walk(dir: string, root: string, ancestors: Set<string>, state: Wa
     state.problems.push({ path: dir, reason: describeFsError(err as NodeJS.ErrnoException) });
     return;
   }
+  const entries: Array<{ entry: Dirent; path: string; relativePath: string }> = [];
   for await (const entry of handle) {
     const path = join(dir, entry.name);
-    const relativePath = toKeyPath(relative(root, path));
     const inside = toKeyPath(relative(state.folder, path));
     if (state.excluded(inside) || (entry.isDirectory() && state.excluded(`${inside}/`))) continue;
     if (entry.isSymbolicLink() && !state.options.followSymlinks) {
       state.problems.push({ path, reason: 'symbolic link skipped (the setting to follow links is off)' });
       continue;
     }
-    const info = await (entry.isSymbolicLink() ? stat(path) : lstat(path)).catch((err: NodeJS.ErrnoException) => {
-      state.problems.push({ path, reason: describeFsError(err) });
-      return undefined;
-    });
-    if (!info) continue;
+    entries.push({ entry, path, relativePath: toKeyPath(relative(root, path)) });
+  }
+  // A folder's entries are stat'ed together: one at a time, a folder of 20,000 images took
+  // 0.6 s; the file system answers many at once.
+  const infos = await runPool(entries, STATS_AT_ONCE, ({ entry, path }) => (entry.isSymbolicLink() ? stat(path) : lstat(path)), { signal: state.options.signal });
+  for (const [i, { path, relativePath }] of entries.entries()) {
+    const outcome = infos[i]!;
+    if (outcome.status === 'rejected') {
+      state.problems.push({ path, reason: describeFsError(outcome.reason as NodeJS.ErrnoException) });
+      continue;
+    }
+    const info = outcome.value;
     if (info.isFile()) {
       state.files.push({ path, relativePath, size: info.size, mtimeMs: info.mtimeMs });
     } else if (info.isDirectory()) {
