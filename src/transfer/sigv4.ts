@@ -1,5 +1,5 @@
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 
 export interface SignableRequest {
   readonly method: string;
@@ -21,7 +21,9 @@ export interface SignableRequest {
  * headers it is given. Tests check it against the SDK's signer, byte for byte.
  */
 export class RequestSigner {
-  private key?: { readonly scope: string; readonly identity: AwsCredentialIdentity; readonly bytes: Buffer };
+  private key?: { readonly scope: string; readonly identity: AwsCredentialIdentity; readonly secret: KeyObject };
+  /** The x-amz-date of the current second: formatting a date costs more than signing with it. */
+  private clock = { second: NaN, amzDate: '' };
 
   constructor(
     private readonly credentials: AwsCredentialIdentityProvider,
@@ -32,7 +34,7 @@ export class RequestSigner {
   /** The headers to send: the request's, with x-amz-date, the session token and Authorization. */
   async sign(request: SignableRequest, now = new Date()): Promise<Record<string, string>> {
     const identity = await this.credentials();
-    const amzDate = now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+    const amzDate = this.amzDate(now);
     const day = amzDate.slice(0, 8);
     const headers: Record<string, string> = { ...request.headers, 'x-amz-date': amzDate, 'x-amz-content-sha256': request.payloadHash };
     if (identity.sessionToken) headers['x-amz-security-token'] = identity.sessionToken;
@@ -42,7 +44,7 @@ export class RequestSigner {
       request.method,
       request.path,
       canonicalQuery(request.query),
-      names.map((name) => `${name}:${headers[name].trim().replace(/\s+/g, ' ')}\n`).join(''),
+      names.map((name) => `${name}:${canonicalValue(headers[name])}\n`).join(''),
       signedHeaders,
       request.payloadHash,
     ].join('\n');
@@ -53,18 +55,29 @@ export class RequestSigner {
     return headers;
   }
 
+  private amzDate(now: Date): string {
+    const second = Math.floor(now.getTime() / 1000);
+    if (second !== this.clock.second) this.clock = { second, amzDate: now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '') };
+    return this.clock.amzDate;
+  }
+
   /** The key for a day, region and service; derived again when any of them or the credentials change. */
-  private signingKey(scope: string, day: string, identity: AwsCredentialIdentity): Buffer {
-    if (this.key?.scope === scope && sameCredentials(this.key.identity, identity)) return this.key.bytes;
+  private signingKey(scope: string, day: string, identity: AwsCredentialIdentity): KeyObject {
+    if (this.key?.scope === scope && sameCredentials(this.key.identity, identity)) return this.key.secret;
     const hmac = (key: string | Buffer, data: string) => createHmac('sha256', key).update(data).digest();
-    const bytes = hmac(hmac(hmac(hmac(`AWS4${identity.secretAccessKey}`, day), this.region), this.service), 'aws4_request');
-    this.key = { scope, identity, bytes };
-    return bytes;
+    const secret = createSecretKey(hmac(hmac(hmac(hmac(`AWS4${identity.secretAccessKey}`, day), this.region), this.service), 'aws4_request'));
+    this.key = { scope, identity, secret };
+    return secret;
   }
 }
 
 function sameCredentials(a: AwsCredentialIdentity, b: AwsCredentialIdentity): boolean {
   return a === b || (a.accessKeyId === b.accessKeyId && a.secretAccessKey === b.secretAccessKey && a.sessionToken === b.sessionToken);
+}
+
+/** A header value trimmed, its runs of spaces made one; most values need neither. */
+function canonicalValue(value: string): string {
+  return /^\s|\s$|\s\s/.test(value) ? value.trim().replace(/\s+/g, ' ') : value;
 }
 
 function canonicalQuery(query: Readonly<Record<string, string>>): string {
