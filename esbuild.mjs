@@ -33,12 +33,13 @@ const cli = {
   plugins: [{ name: 'executable', setup: (build) => build.onEnd((result) => (result.errors.length ? undefined : chmod('dist/cli.js', 0o755))) }],
 };
 
-// The upload engine's reader threads (src/transfer/fileReader.ts) run this script, found beside
-// dist/extension.js and dist/cli.js.
-const fileReaderWorker = {
+// The upload engine's worker threads (src/transfer/workerThread.ts) run these scripts, found
+// beside dist/extension.js and dist/cli.js: reading and hashing files, and scanning folders.
+const workers = {
   ...extension,
-  entryPoints: ['src/transfer/fileReaderWorker.ts'],
-  outfile: 'dist/fileReaderWorker.js',
+  entryPoints: ['src/transfer/fileReaderWorker.ts', 'src/transfer/scanWorker.ts'],
+  outfile: undefined,
+  outdir: 'dist',
   external: [],
 };
 
@@ -57,7 +58,7 @@ const metricsWebview = {
 };
 
 if (watch) {
-  for (const options of [extension, cli, fileReaderWorker, metricsWebview]) await (await esbuild.context(options)).watch();
+  for (const options of [extension, cli, workers, metricsWebview]) await (await esbuild.context(options)).watch();
 } else {
-  await Promise.all([extension, cli, fileReaderWorker, metricsWebview].map((options) => esbuild.build(options)));
+  await Promise.all([extension, cli, workers, metricsWebview].map((options) => esbuild.build(options)));
 }

@@ -486,7 +486,7 @@ async function bundleEngineRunner() {
   const esbuild = await import('esbuild');
   const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', minify: !options.profile, logLevel: 'error', mainFields: ['module', 'main'] };
   await esbuild.build({ ...common, entryPoints: [join(repoRoot, 'scripts/lib/bench-engine-runner.mjs')], outfile: join(scratch, 'engine', 'bench-engine-runner.js') });
-  await esbuild.build({ ...common, entryPoints: [join(repoRoot, 'src/transfer/fileReaderWorker.ts')], outfile: join(scratch, 'engine', 'fileReaderWorker.js') });
+  await esbuild.build({ ...common, entryPoints: ['fileReaderWorker', 'scanWorker'].map((name) => join(repoRoot, `src/transfer/${name}.ts`)), outdir: join(scratch, 'engine') });
 }
 
 async function main() {

@@ -1,9 +1,9 @@
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { AbortWatch } from '../core/abortWatch';
 import { throwIfAborted } from '../core/progress';
 import type { FileVersion, ReadReply, ReadTask } from './fileReaderProtocol';
+import { startWorkerThread } from './workerThread';
 
 export type { FileVersion } from './fileReaderProtocol';
 
@@ -111,7 +111,7 @@ export class FileReaderPool {
   private start(): void {
     if (this.workers.length) return;
     for (let i = 0; i < this.size; i++) {
-      const worker = startWorker();
+      const worker = startWorkerThread('fileReaderWorker');
       const index = i;
       worker.on('message', (replies: ReadReply[]) => {
         this.busy[index] = false;
@@ -178,14 +178,4 @@ function toFileRead(reply: Extract<ReadOutcome, { bytesRead: number }>): FileRea
     md5: Buffer.from(reply.md5, 'base64'),
     crc32c: reply.crc32c,
   };
-}
-
-/** A worker on the bundled script beside dist/extension.js and dist/cli.js, or on the sources under tsx. */
-function startWorker(): Worker {
-  // dirname(__filename), not __dirname: tsx, loading this module from ESM, sets only the former right.
-  const here = dirname(__filename);
-  if (!__filename.endsWith('.ts')) return new Worker(join(here, 'fileReaderWorker.js'));
-  // Tests and the benchmark run the TypeScript sources: a worker's entry file does not pass
-  // through the --import tsx hooks, so the worker registers tsx before loading its script.
-  return new Worker(`require('tsx/cjs'); require(${JSON.stringify(join(here, 'fileReaderWorker.ts'))});`, { eval: true });
 }
