@@ -21,7 +21,8 @@ export function walkSources(sources: readonly string[], options: Pick<ScanOption
       files.push({ path: source, relativePath: toKeyPath(relative(parent, source)), size: info.size, mtimeMs: info.mtimeMs });
     } else if (info.isDirectory()) {
       const ancestors = new Set([realpathSync(source)]);
-      walk(source, parent, ancestors, { files, problems, excluded, followSymlinks: !!options.followSymlinks, folder: source });
+      const name = toKeyPath(relative(parent, source));
+      walk(source, { key: name, inside: '' }, ancestors, { files, problems, excluded, followSymlinks: !!options.followSymlinks });
     }
   }
   return { files, problems };
@@ -32,11 +33,19 @@ interface WalkState {
   readonly problems: ScanProblem[];
   readonly excluded: (path: string) => boolean;
   readonly followSymlinks: boolean;
-  /** The uploaded folder, which exclude globs are relative to. */
-  readonly folder: string;
 }
 
-function walk(dir: string, root: string, ancestors: Set<string>, state: WalkState): void {
+/**
+ * A folder's path as a key suffix (under the uploaded folder's name) and inside the uploaded
+ * folder (what exclude globs match). Built by appending names: path.relative() for each of
+ * millions of entries cost more than the lstat.
+ */
+interface Place {
+  readonly key: string;
+  readonly inside: string;
+}
+
+function walk(dir: string, place: Place, ancestors: Set<string>, state: WalkState): void {
   let handle;
   try {
     handle = opendirSync(dir);
@@ -47,7 +56,7 @@ function walk(dir: string, root: string, ancestors: Set<string>, state: WalkStat
   try {
     for (let entry = handle.readSync(); entry; entry = handle.readSync()) {
       const path = join(dir, entry.name);
-      const inside = toKeyPath(relative(state.folder, path));
+      const inside = place.inside ? `${place.inside}/${entry.name}` : entry.name;
       if (state.excluded(inside) || (entry.isDirectory() && state.excluded(`${inside}/`))) continue;
       if (entry.isSymbolicLink() && !state.followSymlinks) {
         state.problems.push({ path, reason: 'symbolic link skipped (the setting to follow links is off)' });
@@ -56,7 +65,7 @@ function walk(dir: string, root: string, ancestors: Set<string>, state: WalkStat
       const info = statOrProblem(path, entry.isSymbolicLink() ? statSync : lstatSync, state.problems);
       if (!info) continue;
       if (info.isFile()) {
-        state.files.push({ path, relativePath: toKeyPath(relative(root, path)), size: info.size, mtimeMs: info.mtimeMs });
+        state.files.push({ path, relativePath: `${place.key}/${entry.name}`, size: info.size, mtimeMs: info.mtimeMs });
       } else if (info.isDirectory()) {
         // A followed link back to a folder we are inside would recurse forever.
         const real = realpathSync(path);
@@ -65,7 +74,7 @@ function walk(dir: string, root: string, ancestors: Set<string>, state: WalkStat
           continue;
         }
         ancestors.add(real);
-        walk(path, root, ancestors, state);
+        walk(path, { key: `${place.key}/${entry.name}`, inside }, ancestors, state);
         ancestors.delete(real);
       } else {
         state.problems.push({ path, reason: 'not a regular file (socket, device or pipe) — skipped' });
