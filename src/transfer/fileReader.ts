@@ -21,6 +21,8 @@ export interface FileRead {
 export interface TooLarge {
   readonly tooLarge: true;
   readonly before: FileVersion;
+  /** The lent buffer, back unused. */
+  readonly buffer?: Buffer;
 }
 
 /** A reply that is not an error: an error rejects the read instead. */
@@ -59,10 +61,14 @@ export class FileReaderPool {
 
   constructor(private readonly size = Math.min(4, Math.max(2, availableParallelism()))) {}
 
-  /** The whole file, if it holds at most `maxBytes`; else its size, to reserve more and ask again. */
-  async readWhole(path: string, maxBytes: number, options: { crc32c: boolean; signal?: AbortSignal }): Promise<FileRead | TooLarge> {
-    const reply = await this.submit({ id: 0, path, length: 0, maxBytes, crc32c: options.crc32c }, options.signal);
-    if ('tooLarge' in reply) return { tooLarge: true, before: reply.before };
+  /**
+   * The whole file, if it holds at most `maxBytes`; else its size, to reserve more and ask
+   * again. Read into `buffer` when one is lent (at least `maxBytes`; see readRange).
+   */
+  async readWhole(path: string, maxBytes: number, options: { crc32c: boolean; buffer?: Buffer; signal?: AbortSignal }): Promise<FileRead | TooLarge> {
+    const lent = options.buffer && ownArrayBuffer(options.buffer, maxBytes);
+    const reply = await this.submit({ id: 0, path, length: 0, maxBytes, buffer: lent, crc32c: options.crc32c }, options.signal);
+    if ('tooLarge' in reply) return { tooLarge: true, before: reply.before, buffer: reply.buffer && Buffer.from(reply.buffer) };
     return toFileRead(reply);
   }
 
@@ -72,8 +78,7 @@ export class FileReaderPool {
    * file shrank.
    */
   async readRange(path: string, offset: number, length: number, buffer: Buffer, options: { crc32c: boolean; signal?: AbortSignal }): Promise<FileRead> {
-    if (buffer.byteOffset !== 0 || buffer.buffer.byteLength < length) throw new RangeError('readRange needs a buffer of its own ArrayBuffer, of at least length bytes');
-    const reply = await this.submit({ id: 0, path, offset, length, maxBytes: length, buffer: buffer.buffer as ArrayBuffer, crc32c: options.crc32c }, options.signal);
+    const reply = await this.submit({ id: 0, path, offset, length, maxBytes: length, buffer: ownArrayBuffer(buffer, length), crc32c: options.crc32c }, options.signal);
     if ('tooLarge' in reply) throw new Error('unreachable: a range is never too large');
     return toFileRead(reply);
   }
@@ -164,6 +169,12 @@ export class FileReaderPool {
     for (const waiter of this.pending.values()) waiter.reject(err);
     this.pending.clear();
   }
+}
+
+/** The buffer's memory, to transfer: it must be a whole ArrayBuffer, not a view into a shared one. */
+function ownArrayBuffer(buffer: Buffer, length: number): ArrayBuffer {
+  if (buffer.byteOffset !== 0 || buffer.buffer.byteLength < length) throw new RangeError('a lent buffer must have an ArrayBuffer of its own, of at least the bytes to read');
+  return buffer.buffer as ArrayBuffer;
 }
 
 function taskBytes(task: ReadTask): number {

@@ -16,7 +16,7 @@ export interface ReadTask {
   readonly length: number;
   /** For a whole file: the most it may hold (what the memory budget reserved). */
   readonly maxBytes: number;
-  /** A buffer lent to the worker (transferred), at least `length` bytes; else the worker makes one. */
+  /** A buffer lent to the worker (transferred), at least `length` (or `maxBytes`) bytes; else the worker makes one. */
   readonly buffer?: ArrayBuffer;
   readonly crc32c: boolean;
 }
@@ -33,5 +33,5 @@ export type ReadReply =
       readonly md5: string;
       readonly crc32c?: number;
     }
-  | { readonly id: number; readonly tooLarge: true; readonly before: FileVersion }
+  | { readonly id: number; readonly tooLarge: true; readonly before: FileVersion; readonly buffer?: ArrayBuffer }
   | { readonly id: number; readonly buffer?: ArrayBuffer; readonly error: { message: string; code?: string; syscall?: string; path?: string } };

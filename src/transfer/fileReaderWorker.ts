@@ -28,7 +28,7 @@ function run(task: ReadTask): ReadReply {
     const before = version(fstatSync(fd));
     // A whole file read to the size it has now; a range to the length asked for.
     const length = task.offset === undefined ? before.size : task.length;
-    if (task.offset === undefined && length > task.maxBytes) return { id: task.id, tooLarge: true, before };
+    if (task.offset === undefined && length > task.maxBytes) return { id: task.id, tooLarge: true, before, buffer: task.buffer };
     const buffer = task.buffer ?? new ArrayBuffer(length);
     const bytes = new Uint8Array(buffer, 0, length);
     let done = 0;

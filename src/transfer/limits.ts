@@ -57,16 +57,24 @@ export class RequestLimiter {
  */
 export class ByteBudget {
   private used = 0;
-  private readonly waiting: Waiter[] = [];
-  private readonly watch = new AbortWatch<Waiter>((waiter, reason) => dropWaiter(this.waiting, waiter, reason));
+  private readonly queue: Waiter[] = [];
+  private readonly watch = new AbortWatch<Waiter>((waiter, reason) => dropWaiter(this.queue, waiter, reason));
   peak = 0;
 
   constructor(readonly capacity: number) {}
 
+  /** Frees bytes held for later use (idle buffers) when a request does not fit. */
+  reclaim?: () => void;
+
+  get waiting(): boolean {
+    return this.queue.length > 0;
+  }
+
   async acquire(bytes: number, signal?: AbortSignal): Promise<() => void> {
     throwIfAborted(signal);
-    if (this.fits(bytes) && !this.waiting.length) this.reserve(bytes);
-    else await wait(this.waiting, this.watch, bytes, signal); // wake() reserves the bytes before it lets this waiter go
+    if (!this.fits(bytes) && !this.queue.length) this.reclaim?.();
+    if (this.fits(bytes) && !this.queue.length) this.reserve(bytes);
+    else await wait(this.queue, this.watch, bytes, signal); // wake() reserves the bytes before it lets this waiter go
     let released = false;
     return () => {
       if (released) return;
@@ -87,8 +95,8 @@ export class ByteBudget {
 
   private wake(): void {
     // First come, first served: a big part waiting is not overtaken forever by small files.
-    while (this.waiting.length && this.fits(this.waiting[0].bytes)) {
-      const next = this.waiting.shift()!;
+    while (this.queue.length && this.fits(this.queue[0].bytes)) {
+      const next = this.queue.shift()!;
       this.watch.delete(next.signal, next);
       this.reserve(next.bytes);
       next.go();
@@ -118,25 +126,50 @@ function dropWaiter(queue: Waiter[], waiter: Waiter, reason: unknown): void {
   waiter.fail(reason);
 }
 
-/**
- * Reuses the buffers that multipart parts are read into. Allocating a fresh 8 MiB buffer per
- * part left the resident memory well above the budget until the garbage collector caught up;
- * with reuse, part memory is what the ByteBudget allows and no more.
- */
-export class PartBuffers {
-  private readonly free = new Map<number, Buffer[]>();
+/** A buffer and its bytes of the budget, released together. */
+export interface BufferLease {
+  readonly buffer: Buffer;
+  readonly release: () => void;
+}
 
-  /** A buffer of `capacity` bytes (a part size); give it back once its request has settled. */
-  take(capacity: number): Buffer {
-    // Of its own ArrayBuffer, never a slice of Node's shared pool: it is lent to reader threads.
-    return this.free.get(capacity)?.pop() ?? Buffer.allocUnsafeSlow(capacity);
+/**
+ * The buffers that parts and mid-sized files are read into, reused between reads with their
+ * bytes still counted in the budget. Allocating a fresh 8 MiB buffer per part left resident
+ * memory well above the budget until the garbage collector caught up; reused buffers that the
+ * budget did not count let parts and files together go past it. Idle buffers are given up as
+ * soon as the budget is short.
+ */
+export class BufferPool {
+  private readonly idle = new Map<number, BufferLease[]>();
+
+  constructor(private readonly budget: ByteBudget) {
+    budget.reclaim = () => this.drop();
   }
 
-  give(buffer: Buffer): void {
-    // A buffer lent to a reader thread that never returned it is detached: it holds nothing.
-    if (!buffer.length) return;
-    const list = this.free.get(buffer.length) ?? [];
-    list.push(buffer);
-    this.free.set(buffer.length, list);
+  /** A buffer of `capacity` bytes: an idle one, or a new one once the budget has room. */
+  async lease(capacity: number, signal?: AbortSignal): Promise<BufferLease> {
+    const reused = this.idle.get(capacity)?.pop();
+    if (reused) return reused;
+    const release = await this.budget.acquire(capacity, signal);
+    // Of its own ArrayBuffer, never a slice of Node's shared pool: it is lent to reader threads.
+    return { buffer: Buffer.allocUnsafeSlow(capacity), release };
+  }
+
+  /**
+   * Returns a lease once nothing reads its buffer. `buffer` is the same memory back from a
+   * reader thread; undefined if it never came back (a cancelled read), which frees the bytes.
+   */
+  giveBack(lease: BufferLease, buffer: Buffer | undefined): void {
+    if (!buffer?.length || this.budget.waiting) {
+      lease.release();
+      return;
+    }
+    const list = this.idle.get(buffer.length) ?? [];
+    list.push({ buffer, release: lease.release });
+    this.idle.set(buffer.length, list);
+  }
+
+  private drop(): void {
+    for (const list of this.idle.values()) for (const lease of list.splice(0)) lease.release();
   }
 }

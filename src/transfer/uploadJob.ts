@@ -16,7 +16,7 @@ import { bareEtag, compositeCrc32c, crc32cBase64, multipartEtag } from './checks
 import { ConcurrencyController } from './concurrency';
 import { FileReaderPool, type FileVersion } from './fileReader';
 import type { Journal, OpenUpload } from './journal';
-import { ByteBudget, PartBuffers, RequestLimiter } from './limits';
+import { BufferPool, ByteBudget, RequestLimiter } from './limits';
 import { contentType, hashedKey, isCompressible, MTIME_METADATA, objectHeaders, type ObjectOptions } from './objectHeaders';
 import type { ObjectWriter, WriteResult } from './objectWriter';
 import { multipartThreshold, partSizeFor, MiB } from './plan';
@@ -34,7 +34,7 @@ export interface EngineOptions extends ObjectOptions {
   /** Pins the requests in flight; otherwise the controller finds the knee. */
   readonly concurrency?: number;
   readonly maxConcurrency?: number;
-  /** Bytes read from disk and not yet sent, at most. */
+  /** The most memory the job uses: file data read and not yet sent, and the engine's own (see dataBudget). */
   readonly memoryBudget?: number;
   readonly maxAttempts?: number;
   /** Spread keys by a hash of the path, and write a manifest of path → key. */
@@ -85,6 +85,10 @@ const CORRUPT_OBJECT_ATTEMPTS = 3;
  * every slot busy; more would only fill memory (reads take well under a request's time).
  */
 const READ_AHEAD = 4;
+/** Memory a job uses besides file data; the budget covers it (dataBudget). */
+const ENGINE_OVERHEAD = 64 * MiB;
+/** Files larger than this are read into pooled buffers, as parts are; smaller ones into memory of their own. */
+const POOLED_FROM = 1 * MiB;
 
 /**
  * Uploads files to S3 through one pool of requests in flight shared by whole files and parts,
@@ -103,8 +107,8 @@ class UploadRun {
   /** Files and parts holding data: the requests in flight plus READ_AHEAD. */
   private readonly holders: RequestLimiter;
   private readonly budget: ByteBudget;
+  private readonly buffers: BufferPool;
   private readonly reader = new FileReaderPool();
-  private readonly partBuffers = new PartBuffers();
   private readonly controller: ConcurrencyController;
   /** Stops every request when the job must stop (cancel, or an error every file would meet). */
   private readonly stopper = new AbortController();
@@ -131,7 +135,8 @@ class UploadRun {
     this.controller = new ConcurrencyController({ initial: options.concurrency ?? 16, max, pinned: options.concurrency }, this.now());
     this.limiter = new RequestLimiter(this.controller.concurrency);
     this.holders = new RequestLimiter(this.controller.concurrency + READ_AHEAD);
-    this.budget = new ByteBudget(options.memoryBudget ?? 512 * MiB);
+    this.budget = new ByteBudget(dataBudget(options.memoryBudget ?? 512 * MiB));
+    this.buffers = new BufferPool(this.budget);
     this.manifest = options.hashedPrefixes ? new Map() : undefined;
     this.bytesTotal = files.reduce((n, f) => n + f.size, 0);
     // Every request waiting for a slot listens to the stop signal: thousands is by design.
@@ -197,8 +202,8 @@ class UploadRun {
           return;
         }
       }
-      const threshold = multipartThreshold(partSizeFor(file.size, this.options.partSize));
-      const sent = file.size < threshold && (await this.uploadSingle(file, key, threshold));
+      const partSize = partSizeFor(file.size, this.options.partSize);
+      const sent = file.size < multipartThreshold(partSize) && (await this.uploadSingle(file, key, partSize));
       if (!sent) await this.uploadMultipart(file, key);
     } catch (err) {
       this.settleFailure(file, key, err);
@@ -209,21 +214,23 @@ class UploadRun {
    * One PUT of the file, read whole within the budget. False when the file has grown past the
    * multipart threshold since it was scanned: it goes as a multipart upload instead.
    */
-  private async uploadSingle(file: LocalFile, key: string, threshold: number): Promise<boolean> {
+  private async uploadSingle(file: LocalFile, key: string, partSize: number): Promise<boolean> {
     const signal = this.stopper.signal;
-    let reserved = file.size;
+    let expected = file.size;
     for (let attempt = 1; ; attempt++) {
       const releaseSlot = await this.holders.acquire(signal);
-      const releaseBytes = await this.budget.acquire(reserved, signal).catch((err: unknown) => {
+      const memory = await this.wholeFileMemory(expected, partSize, signal).catch((err: unknown) => {
         releaseSlot();
         throw err;
       });
+      let returned: Buffer | undefined;
       try {
-        const read = await this.reader.readWhole(file.path, reserved, { crc32c: this.runtime.checksum === 'crc32c', signal });
+        const read = await this.reader.readWhole(file.path, memory.capacity, { crc32c: this.runtime.checksum === 'crc32c', buffer: memory.buffer, signal });
+        if (memory.buffer) returned = 'tooLarge' in read ? read.buffer : Buffer.from(read.data.buffer);
         const changed = 'tooLarge' in read || !sameVersion(read.before, read.after) || read.data.length !== read.after.size;
-        if ('tooLarge' in read && read.before.size >= threshold) return false;
+        if ('tooLarge' in read && read.before.size >= multipartThreshold(partSize)) return false;
         if (changed) {
-          if ('tooLarge' in read) reserved = read.before.size;
+          if ('tooLarge' in read) expected = read.before.size;
           if (attempt < CHANGED_FILE_ATTEMPTS) continue;
           throw new UserError(`${file.path} kept changing while it was read; it was not uploaded. Upload it again once it is finished.`, 'FileChanged');
         }
@@ -247,10 +254,25 @@ class UploadRun {
         this.count(read.after.size);
         return true;
       } finally {
-        releaseBytes();
+        memory.release(returned);
         releaseSlot();
       }
     }
+  }
+
+  /**
+   * Memory to read a whole file into: a pooled buffer for a mid-sized file (below the multipart
+   * threshold, so one of two sizes fits it), or bytes of the budget for a small one, whose
+   * buffer the reader thread makes.
+   */
+  private async wholeFileMemory(size: number, partSize: number, signal: AbortSignal): Promise<{ capacity: number; buffer?: Buffer; release: (returned?: Buffer) => void }> {
+    if (size <= POOLED_FROM) {
+      const release = await this.budget.acquire(size, signal);
+      return { capacity: size, release: () => release() };
+    }
+    const capacity = size <= partSize ? partSize : multipartThreshold(partSize);
+    const lease = await this.buffers.lease(capacity, signal);
+    return { capacity, buffer: lease.buffer, release: (returned) => this.buffers.giveBack(lease, returned) };
   }
 
   /**
@@ -366,17 +388,17 @@ class UploadRun {
       // a few parts, not the whole budget.
       const releaseSlot = await this.holders.acquire(signal).catch(() => undefined);
       if (!releaseSlot) break;
-      const releaseBytes = await this.budget.acquire(length, signal).catch(() => undefined);
-      if (!releaseBytes) {
+      const lease = await this.buffers.lease(upload.partSize, signal).catch(() => undefined);
+      if (!lease) {
         releaseSlot();
         break;
       }
       sends.push(
         (async () => {
-          let held: Buffer | undefined;
+          let returned: Buffer | undefined;
           try {
-            const read = await this.reader.readRange(file.path, offset, length, this.partBuffers.take(upload.partSize), { crc32c, signal });
-            held = Buffer.from(read.data.buffer);
+            const read = await this.reader.readRange(file.path, offset, length, lease.buffer, { crc32c, signal });
+            returned = Buffer.from(read.data.buffer);
             if (read.data.length !== length || !sameVersion(version, read.after)) {
               changed = true;
               return;
@@ -392,8 +414,7 @@ class UploadRun {
             this.count(length, false);
           } finally {
             // The request has settled (sent, failed or aborted): nothing reads the buffer now.
-            if (held) this.partBuffers.give(held);
-            releaseBytes();
+            this.buffers.giveBack(lease, returned);
             releaseSlot();
           }
         })().catch((err: unknown) => {
@@ -544,6 +565,16 @@ class UploadRun {
 interface CompletedUpload {
   readonly ETag?: string;
   readonly ChecksumCRC32C?: string;
+}
+
+/**
+ * What of the memory budget file data may hold. The rest is for what the job needs besides:
+ * reader threads' heaps, sockets, small files' buffers not yet collected, the list of files.
+ * Measured on the benchmark's mix of 2,000 small, 200 mid-sized and 4 large files, that was
+ * about 56 MiB on top of the buffered data.
+ */
+export function dataBudget(memoryBudget: number): number {
+  return Math.max(memoryBudget / 2, memoryBudget - ENGINE_OVERHEAD);
 }
 
 function sameVersion(a: FileVersion, b: FileVersion): boolean {

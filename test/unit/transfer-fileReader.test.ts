@@ -38,7 +38,22 @@ describe('FileReaderPool: reads and hashes in worker threads', () => {
     const path = join(dir, 'grown.bin');
     await writeFile(path, randomBytes(5000));
     const read = await pool.readWhole(path, 4096, { crc32c: false });
-    assert.deepEqual(read, { tooLarge: true, before: { size: 5000, mtimeMs: (read as { before: { mtimeMs: number } }).before.mtimeMs } });
+    assert.ok('tooLarge' in read);
+    assert.equal(read.before.size, 5000);
+    assert.equal(read.buffer, undefined);
+  });
+
+  test('a whole file read into a lent buffer; a file too large for it gives the buffer back unused', async () => {
+    const body = randomBytes(3000);
+    const path = join(dir, 'lent.bin');
+    await writeFile(path, body);
+    const read = await pool.readWhole(path, 4096, { crc32c: false, buffer: Buffer.allocUnsafeSlow(4096) });
+    assert.ok(!('tooLarge' in read));
+    assert.ok(read.data.equals(body));
+    assert.equal(read.data.buffer.byteLength, 4096, 'the lent memory');
+    const tooLarge = await pool.readWhole(path, 2048, { crc32c: false, buffer: Buffer.allocUnsafeSlow(2048) });
+    assert.ok('tooLarge' in tooLarge);
+    assert.equal(tooLarge.buffer?.length, 2048);
   });
 
   test('a range lands in the lent buffer, which comes back; CRC32C only when asked', async () => {

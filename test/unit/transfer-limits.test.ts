@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { getEventListeners, setMaxListeners } from 'node:events';
 import { describe, test } from 'node:test';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { ByteBudget, RequestLimiter } from '../../src/transfer/limits';
+import { BufferPool, ByteBudget, RequestLimiter } from '../../src/transfer/limits';
 
 /** Lets every pending promise callback run (several macrotask turns). */
 async function settle(turns = 5): Promise<void> {
@@ -284,5 +284,57 @@ describe('ByteBudget', () => {
     const budget = new ByteBudget(100);
     await assert.rejects(budget.acquire(1, AbortSignal.abort(new Error('gone'))), /gone/);
     assert.equal(budget.peak, 0);
+  });
+});
+
+describe('BufferPool', () => {
+  test('a buffer given back is leased again without taking more of the budget', async () => {
+    const budget = new ByteBudget(100);
+    const pool = new BufferPool(budget);
+    const first = await pool.lease(40);
+    assert.equal(first.buffer.length, 40);
+    assert.equal(first.buffer.byteOffset, 0, 'its own ArrayBuffer, transferable to a reader thread');
+    pool.giveBack(first, first.buffer);
+    const again = await pool.lease(40);
+    assert.equal(again.buffer, first.buffer);
+    assert.equal(budget.peak, 40);
+  });
+
+  test('idle buffers stay counted in the budget and are dropped when a request does not fit', async () => {
+    const budget = new ByteBudget(100);
+    const pool = new BufferPool(budget);
+    const a = await pool.lease(40);
+    const b = await pool.lease(40);
+    pool.giveBack(a, a.buffer);
+    pool.giveBack(b, b.buffer);
+    // 80 bytes idle: 30 more does not fit until they are given up, which happens at once.
+    const other = tracked(budget.acquire(30));
+    await settle();
+    assert.equal(other.settled, true);
+    assert.ok(budget.peak <= 100);
+    const fresh = await pool.lease(40);
+    assert.notEqual(fresh.buffer, a.buffer, 'the idle ones were dropped');
+  });
+
+  test('a buffer that never came back from a reader thread frees its bytes', async () => {
+    const budget = new ByteBudget(50);
+    const pool = new BufferPool(budget);
+    const lease = await pool.lease(50);
+    pool.giveBack(lease, undefined);
+    const next = tracked(budget.acquire(50));
+    await settle();
+    assert.equal(next.settled, true);
+  });
+
+  test('while someone waits for the budget, buffers given back free their bytes instead of idling', async () => {
+    const budget = new ByteBudget(50);
+    const pool = new BufferPool(budget);
+    const lease = await pool.lease(50);
+    const waiter = tracked(budget.acquire(10));
+    await settle();
+    assert.equal(waiter.settled, false);
+    pool.giveBack(lease, lease.buffer);
+    await settle();
+    assert.equal(waiter.settled, true);
   });
 });

@@ -14,7 +14,7 @@ import { hashedKey } from '../../src/transfer/objectHeaders';
 import { parseS3Error } from '../../src/transfer/objectWriter';
 import { MiB } from '../../src/transfer/plan';
 import type { LocalFile } from '../../src/transfer/scan';
-import { runUpload, type EngineOptions, type EngineRuntime, type UploadResult } from '../../src/transfer/uploadJob';
+import { dataBudget, runUpload, type EngineOptions, type EngineRuntime, type UploadResult } from '../../src/transfer/uploadJob';
 import { rejectionOf, s3Error, xmlError } from '../fixtures/s3';
 import { FakeStore, hangUntilAborted } from '../fixtures/upload-store';
 
@@ -458,13 +458,19 @@ describe('runUpload: limits', () => {
     store.delayMs = 5;
     const files = [await file('big1.bin', content(MP)), await file('big2.bin', content(MP))];
     for (let i = 0; i < 10; i++) files.push(await file(`s${i}`, content(64 * 1024)));
-    // Room for two 5 MiB parts and some small files, not three parts.
-    const budget = 12 * MiB;
+    // Data gets half of a small budget: room for two 5 MiB parts and some small files, not three parts.
+    const budget = 24 * MiB;
+    assert.equal(dataBudget(budget), 12 * MiB);
     const { result } = await upload(files, { options: { ...PARTS_5, concurrency: 16, memoryBudget: budget } });
     assert.deepEqual(result.failed, []);
-    assert.ok(result.peakBufferedBytes <= budget, `peak ${result.peakBufferedBytes}`);
+    assert.ok(result.peakBufferedBytes <= 12 * MiB, `peak ${result.peakBufferedBytes}`);
     assert.ok(result.peakBufferedBytes >= 10 * MiB, 'two parts did go together');
-    assert.ok(store.maxActiveBytes <= budget, `writer saw ${store.maxActiveBytes} bytes at once`);
+    assert.ok(store.maxActiveBytes <= 12 * MiB, `writer saw ${store.maxActiveBytes} bytes at once`);
+  });
+
+  test('file data gets all of a large budget but 64 MiB, and half of a small one', () => {
+    assert.equal(dataBudget(512 * MiB), 448 * MiB);
+    assert.equal(dataBudget(100 * MiB), 50 * MiB);
   });
 
   test('parts are read just ahead of the requests, not as far as the budget allows', async () => {
@@ -475,6 +481,18 @@ describe('runUpload: limits', () => {
     // Two parts in flight and at most four read and waiting: 6 × 5 MiB, of 12 parts.
     assert.ok(result.peakBufferedBytes <= 6 * 5 * MiB, `peak ${result.peakBufferedBytes / MiB} MiB`);
     assert.equal(sha(store.objects.get('runs/2025/big.bin')!.body), sha(data));
+  });
+
+  test('mid-sized files and parts share the budget, reused buffers included', async () => {
+    store.delayMs = 5;
+    const files = [await file('big.bin', content(MP))];
+    for (let i = 0; i < 12; i++) files.push(await file(`mid${i}.bin`, content(2 * MiB + i)));
+    for (let i = 0; i < 20; i++) files.push(await file(`s${i}`, content(10_000)));
+    const budget = 32 * MiB;
+    const { result } = await upload(files, { options: { ...PARTS_5, concurrency: 8, memoryBudget: budget } });
+    assert.deepEqual(result.failed, []);
+    assert.ok(result.peakBufferedBytes <= dataBudget(budget), `peak ${result.peakBufferedBytes / MiB} MiB`);
+    for (const f of files) assert.equal(sha(store.objects.get(`runs/2025/${f.relativePath}`)!.body), sha(await readFile(f.path)), f.relativePath);
   });
 
   test('a part larger than the whole budget still goes, alone', async () => {
