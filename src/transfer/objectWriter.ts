@@ -154,8 +154,11 @@ export class ObjectWriter {
 
 /** Encodes a key for the request path: each segment escaped by RFC 3986, slashes kept. */
 export function objectPath(key: string): string {
-  return key.split('/').map(rfc3986).join('/');
+  // Most keys need no escaping at all; testing for that is cheaper than escaping every segment.
+  return SAFE_KEY.test(key) ? key : key.split('/').map(rfc3986).join('/');
 }
+
+const SAFE_KEY = /^[A-Za-z0-9\-._~/]*$/;
 
 /**
  * An error shaped like the SDK's (name = S3 error code, $metadata.httpStatusCode), so the same
@@ -187,15 +190,20 @@ function unescapeXml(text: string): string {
  * expiring, so temporary credentials (SSO, assumed roles) are refreshed during a long upload.
  */
 export function memoizeCredentials(provider: AwsCredentialIdentityProvider): AwsCredentialIdentityProvider {
-  let current: Promise<AwsCredentialIdentity> | undefined;
   let refreshing: Promise<AwsCredentialIdentity> | undefined;
   const fresh = (identity: AwsCredentialIdentity) => !identity.expiration || identity.expiration.getTime() - Date.now() >= 5 * 60_000;
-  return async () => {
-    const cached = current ? await current.catch(() => undefined) : undefined;
-    if (cached && fresh(cached)) return cached;
+  // The last credentials obtained, and a settled promise of them: a fresh one is handed out
+  // as is, with no new promise per request.
+  let known: { identity: AwsCredentialIdentity; promise: Promise<AwsCredentialIdentity> } | undefined;
+  return () => {
+    if (known && fresh(known.identity)) return known.promise;
     // Every request that finds the credentials stale waits for one refresh, not one each.
-    refreshing ??= Promise.resolve(provider()).finally(() => (refreshing = undefined));
-    current = refreshing;
+    refreshing ??= Promise.resolve(provider())
+      .then((identity) => {
+        known = { identity, promise: Promise.resolve(identity) };
+        return identity;
+      })
+      .finally(() => (refreshing = undefined));
     return refreshing;
   };
 }

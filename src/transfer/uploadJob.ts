@@ -106,6 +106,11 @@ class UploadRun {
   private readonly limiter: RequestLimiter;
   /** Files and parts holding data: the requests in flight plus READ_AHEAD. */
   private readonly holders: RequestLimiter;
+  /**
+   * Files started and not finished: a few more than hold data. More only waited, and their
+   * promises, kept alive, made each young-generation collection copy more.
+   */
+  private readonly fileSlots: RequestLimiter;
   private readonly budget: ByteBudget;
   private readonly buffers: BufferPool;
   private readonly reader = new FileReaderPool();
@@ -135,24 +140,24 @@ class UploadRun {
     this.controller = new ConcurrencyController({ initial: options.concurrency ?? 16, max, pinned: options.concurrency }, this.now());
     this.limiter = new RequestLimiter(this.controller.concurrency);
     this.holders = new RequestLimiter(this.controller.concurrency + READ_AHEAD);
+    this.fileSlots = new RequestLimiter(this.controller.concurrency + 2 * READ_AHEAD);
     this.budget = new ByteBudget(dataBudget(options.memoryBudget ?? 512 * MiB));
     this.buffers = new BufferPool(this.budget);
     this.manifest = options.hashedPrefixes ? new Map() : undefined;
     this.bytesTotal = files.reduce((n, f) => n + f.size, 0);
-    // Every request waiting for a slot listens to the stop signal: thousands is by design.
+    // Queues share a listener each (AbortWatch), but every request waiting out a backoff has
+    // its own: under throttling, hundreds is by design.
     setMaxListeners(0, this.stopper.signal);
     runtime.signal?.addEventListener('abort', () => this.stop(new CancelledError()), { once: true });
     if (runtime.signal?.aborted) this.stop(new CancelledError());
   }
 
   async run(): Promise<UploadResult> {
-    // Files wait here for a turn; a file holds no request slot until it has bytes to send.
-    const fileSlots = new RequestLimiter(Math.max(2 * (this.options.maxConcurrency ?? 64), 32));
     const tasks: Promise<void>[] = [];
     try {
       for (const file of this.files) {
         if (this.stopper.signal.aborted) break;
-        const release = await fileSlots.acquire(this.stopper.signal).catch(() => undefined);
+        const release = await this.fileSlots.acquire(this.stopper.signal).catch(() => undefined);
         if (!release) break;
         tasks.push(this.uploadFile(file).finally(release));
       }
@@ -527,6 +532,7 @@ class UploadRun {
     if (after !== before) {
       this.limiter.resize(after);
       this.holders.resize(after + READ_AHEAD);
+      this.fileSlots.resize(after + 2 * READ_AHEAD);
       this.runtime.log?.(`requests in flight: ${before} → ${after}`);
     }
   }
