@@ -97,7 +97,10 @@ describe('Buckets view in code-server', () => {
     await page.locator('.quick-input-widget .monaco-button').filter({ hasText: 'Download Here' }).click();
     const target = join(workspace, 'run-2026-11-01');
     const expected = sampleObjects().filter(([key]) => key.startsWith('runs/run-2026-11-01/'));
-    await waitFor(async () => (await readdir(target).catch(() => [])).length === expected.length, 30_000);
+    // Every file under its final name: a download in progress has a temporary name, which a
+    // count of the folder's entries would take for a finished file.
+    const names = expected.map(([key]) => key.slice('runs/run-2026-11-01/'.length)).sort();
+    await waitFor(async () => JSON.stringify((await readdir(target).catch(() => [])).sort()) === JSON.stringify(names), 30_000);
     for (const [key, body] of expected) {
       assert.equal(await readFile(join(target, key.slice('runs/run-2026-11-01/'.length)), 'utf8'), body);
     }
