@@ -117,7 +117,10 @@ describe('Buckets view in code-server', () => {
     // The same widget asks next for the prefix: type only once it shows that question.
     await page.locator('.quick-input-widget .quick-input-title').filter({ hasText: `Upload into s3://${SAMPLE_BUCKET}/` }).waitFor();
     await answerQuickInput(page, 'uploads/');
-    await waitFor(async () => (await notifications(page)).some((n) => n.startsWith('Uploaded 3 files')), 30_000);
+    await waitFor(async () => (await notifications(page)).some((n) => n.startsWith('Uploaded 3 files')), 30_000).catch(async (err: Error) => {
+      // Say what the workbench showed instead: a failed upload names its reason in a notification.
+      throw new Error(`${err.message}; notifications: ${JSON.stringify(await notifications(page))}`);
+    });
 
     await openView(page, 'Research Cloud');
     // Refresh drops what was listed; Collapse All makes the next clicks expand, not collapse.
