@@ -32,7 +32,7 @@ export class RequestSigner {
   ) {}
 
   /** The headers to send: the request's, with x-amz-date, the session token and Authorization. */
-  async sign(request: SignableRequest, now = new Date()): Promise<Record<string, string>> {
+  async sign(request: SignableRequest, now = Date.now()): Promise<Record<string, string>> {
     const identity = await this.credentials();
     const amzDate = this.amzDate(now);
     const day = amzDate.slice(0, 8);
@@ -40,14 +40,9 @@ export class RequestSigner {
     if (identity.sessionToken) headers['x-amz-security-token'] = identity.sessionToken;
     const names = Object.keys(headers).sort();
     const signedHeaders = names.join(';');
-    const canonicalRequest = [
-      request.method,
-      request.path,
-      canonicalQuery(request.query),
-      names.map((name) => `${name}:${canonicalValue(headers[name])}\n`).join(''),
-      signedHeaders,
-      request.payloadHash,
-    ].join('\n');
+    let canonicalHeaders = '';
+    for (const name of names) canonicalHeaders += `${name}:${canonicalValue(headers[name])}\n`;
+    const canonicalRequest = `${request.method}\n${request.path}\n${canonicalQuery(request.query)}\n${canonicalHeaders}\n${signedHeaders}\n${request.payloadHash}`;
     const scope = `${day}/${this.region}/${this.service}/aws4_request`;
     const stringToSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${createHash('sha256').update(canonicalRequest).digest('hex')}`;
     const signature = createHmac('sha256', this.signingKey(scope, day, identity)).update(stringToSign).digest('hex');
@@ -55,9 +50,9 @@ export class RequestSigner {
     return headers;
   }
 
-  private amzDate(now: Date): string {
-    const second = Math.floor(now.getTime() / 1000);
-    if (second !== this.clock.second) this.clock = { second, amzDate: now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '') };
+  private amzDate(now: number): string {
+    const second = Math.floor(now / 1000);
+    if (second !== this.clock.second) this.clock = { second, amzDate: new Date(now).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '') };
     return this.clock.amzDate;
   }
 
@@ -81,7 +76,9 @@ function canonicalValue(value: string): string {
 }
 
 function canonicalQuery(query: Readonly<Record<string, string>>): string {
-  return Object.entries(query)
+  const entries = Object.entries(query);
+  if (!entries.length) return '';
+  return entries
     .map(([name, value]) => [rfc3986(name), rfc3986(value)])
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([name, value]) => `${name}=${value}`)
