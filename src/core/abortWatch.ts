@@ -13,6 +13,10 @@ export class AbortWatch<T> {
 
   add(signal: AbortSignal | undefined, entry: T): void {
     if (!signal) return;
+    if (signal.aborted) {
+      this.onAbort(entry, signal.reason);
+      return;
+    }
     let watched = this.bySignal.get(signal);
     if (!watched) {
       const entries = new Set<T>();

@@ -87,7 +87,7 @@ export class FileReaderPool {
   destroy(): void {
     const workers = this.workers;
     this.workers = [];
-    this.fail(new Error('The file reader was closed.'));
+    this.fail(readerFailed('The file reader was closed.'));
     for (const worker of workers) void worker.terminate();
   }
 
@@ -129,7 +129,9 @@ export class FileReaderPool {
         // Idle workers must not keep a finished command line alive.
         if (this.pending.size === 0) for (const w of this.workers) w.unref();
       });
-      worker.on('error', (err) => this.fail(new Error(`A file reader thread failed: ${err.message}`, { cause: err })));
+      worker.on('error', (err) => this.fail(readerFailed(`A file reader thread failed: ${err.message}`, err)));
+      // A thread that ends without an error event (killed, out of memory) must not leave reads waiting.
+      worker.on('exit', (code) => this.fail(readerFailed(`A file reader thread stopped (exit code ${code}).`)));
       this.workers.push(worker);
       this.busy.push(false);
     }
@@ -165,7 +167,9 @@ export class FileReaderPool {
   }
 
   private fail(err: Error): void {
-    this.failure ??= err;
+    if (this.failure) return;
+    this.failure = err;
+    this.queued.length = 0;
     for (const waiter of this.pending.values()) waiter.reject(err);
     this.pending.clear();
   }
@@ -175,6 +179,14 @@ export class FileReaderPool {
 function ownArrayBuffer(buffer: Buffer, length: number): ArrayBuffer {
   if (buffer.byteOffset !== 0 || buffer.buffer.byteLength < length) throw new RangeError('a lent buffer must have an ArrayBuffer of its own, of at least the bytes to read');
   return buffer.buffer as ArrayBuffer;
+}
+
+/**
+ * The pool cannot read any more: every file of the job would fail the same way, so the job
+ * stops on it (uploadJob's settleFailure).
+ */
+function readerFailed(message: string, cause?: unknown): Error {
+  return Object.assign(new Error(message, { cause }), { name: 'ReaderFailed', code: 'ReaderFailed' });
 }
 
 function taskBytes(task: ReadTask): number {

@@ -34,4 +34,4 @@ export type ReadReply =
       readonly crc32c?: number;
     }
   | { readonly id: number; readonly tooLarge: true; readonly before: FileVersion; readonly buffer?: ArrayBuffer }
-  | { readonly id: number; readonly buffer?: ArrayBuffer; readonly error: { message: string; code?: string; syscall?: string; path?: string } };
+  | { readonly id: number; readonly error: { message: string; code?: string; syscall?: string; path?: string } };

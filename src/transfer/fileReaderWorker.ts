@@ -50,8 +50,8 @@ function run(task: ReadTask): ReadReply {
     };
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    // The buffer goes back even on failure, so the pool that lent it does not lose it.
-    return { id: task.id, buffer: task.buffer, error: { message: e.message, code: e.code, syscall: e.syscall, path: e.path } };
+    // A buffer lent for this read is dropped with it: the engine frees its bytes in the budget.
+    return { id: task.id, error: { message: e.message, code: e.code, syscall: e.syscall, path: e.path } };
   } finally {
     if (fd !== undefined) closeQuietly(fd);
   }

@@ -58,7 +58,11 @@ export class RequestLimiter {
 export class ByteBudget {
   private used = 0;
   private readonly queue: Waiter[] = [];
-  private readonly watch = new AbortWatch<Waiter>((waiter, reason) => dropWaiter(this.queue, waiter, reason));
+  private readonly watch = new AbortWatch<Waiter>((waiter, reason) => {
+    dropWaiter(this.queue, waiter, reason);
+    // Those behind a big request that gave up may fit now.
+    this.wake();
+  });
   peak = 0;
 
   constructor(readonly capacity: number) {}

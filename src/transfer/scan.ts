@@ -57,6 +57,11 @@ export async function scanSources(sources: readonly string[], options: ScanOptio
         signal?.removeEventListener('abort', onAbort);
         reject(err);
       });
+      // Ended with no result and no error (killed, out of memory): say so rather than wait forever.
+      worker.once('exit', (code) => {
+        signal?.removeEventListener('abort', onAbort);
+        reject(new Error(`The folder scan stopped before it finished (exit code ${code}).`));
+      });
     });
   } finally {
     void worker.terminate();

@@ -20,7 +20,9 @@ export function walkSources(sources: readonly string[], options: Pick<ScanOption
     if (info.isFile()) {
       files.push({ path: source, relativePath: toKeyPath(relative(parent, source)), size: info.size, mtimeMs: info.mtimeMs });
     } else if (info.isDirectory()) {
-      const ancestors = new Set([realpathSync(source)]);
+      const real = realpathOrProblem(source, problems);
+      if (!real) continue;
+      const ancestors = new Set([real]);
       const name = toKeyPath(relative(parent, source));
       walk(source, { key: name, inside: '' }, ancestors, { files, problems, excluded, followSymlinks: !!options.followSymlinks });
     }
@@ -68,7 +70,8 @@ function walk(dir: string, place: Place, ancestors: Set<string>, state: WalkStat
         state.files.push({ path, relativePath: `${place.key}/${entry.name}`, size: info.size, mtimeMs: info.mtimeMs });
       } else if (info.isDirectory()) {
         // A followed link back to a folder we are inside would recurse forever.
-        const real = realpathSync(path);
+        const real = realpathOrProblem(path, state.problems);
+        if (!real) continue;
         if (ancestors.has(real)) {
           state.problems.push({ path, reason: `link loop: it leads back to ${real}` });
           continue;
@@ -85,6 +88,15 @@ function walk(dir: string, place: Place, ancestors: Set<string>, state: WalkStat
     state.problems.push({ path: dir, reason: describeFsError(err as NodeJS.ErrnoException) });
   } finally {
     handle.closeSync();
+  }
+}
+
+function realpathOrProblem(path: string, problems: ScanProblem[]): string | undefined {
+  try {
+    return realpathSync(path);
+  } catch (err) {
+    problems.push({ path, reason: describeFsError(err as NodeJS.ErrnoException) });
+    return undefined;
   }
 }
 

@@ -70,10 +70,13 @@ function sameCredentials(a: AwsCredentialIdentity, b: AwsCredentialIdentity): bo
   return a === b || (a.accessKeyId === b.accessKeyId && a.secretAccessKey === b.secretAccessKey && a.sessionToken === b.sessionToken);
 }
 
-/** A header value trimmed, its runs of spaces made one; most values need neither. */
+/** A header value trimmed, each run of white space made one space (as the SDK does); most values need neither. */
 function canonicalValue(value: string): string {
-  return /^\s|\s$|\s\s/.test(value) ? value.trim().replace(/\s+/g, ' ') : value;
+  return NOT_CANONICAL.test(value) ? value.trim().replace(/\s+/g, ' ') : value;
 }
+
+/** White space at either end, two in a row, or any but a plain space. */
+const NOT_CANONICAL = /^\s|\s$|\s\s|[^\S ]/;
 
 function canonicalQuery(query: Readonly<Record<string, string>>): string {
   const entries = Object.entries(query);

@@ -544,6 +544,11 @@ class UploadRun {
       this.stop(err as Error);
       return;
     }
+    if (err instanceof Error && err.name === 'ReaderFailed') {
+      // Every other file would meet it too: one sentence, not one failure per file.
+      this.stop(new UserError(`${err.message} The upload stopped; Resume goes on from where it was.`, 'ReaderFailed', { cause: err }));
+      return;
+    }
     const explained = explainUploadError(err, file, this.destination.bucket, key, this.runtime.profile);
     if (isCredentialOrAccessError(err) || errorCode(err) === 'NoSuchBucket') {
       this.stop(explained);

@@ -32,6 +32,13 @@ describe('AbortWatch', () => {
     assert.deepEqual(seen, [['b', reason]]);
   });
 
+  test('an entry added to a signal already aborted is told at once', () => {
+    const seen: string[] = [];
+    const watch = new AbortWatch<string>((entry) => seen.push(entry));
+    watch.add(AbortSignal.abort(), 'late');
+    assert.deepEqual(seen, ['late']);
+  });
+
   test('a hundred waiters in a RequestLimiter add one listener to the job signal', async () => {
     const limiter = new RequestLimiter(1);
     const controller = new AbortController();

@@ -251,10 +251,10 @@ describe('ByteBudget', () => {
     assert.equal(behind.settled, false, 'FIFO: behind the 50');
     controller.abort(reason);
     await assert.rejects(waiting, (err) => err === reason);
-    // The aborted entry no longer blocks the head of the queue; but nothing wakes the queue
-    // until a release, so release to let it re-check.
-    held();
+    // The aborted entry no longer blocks the head of the queue: the 5 behind it fits at once.
     await settle();
+    assert.equal(behind.settled, true);
+    held();
     assert.equal(behind.settled, true);
     (behind.value as () => void)();
     // Nothing leaked: the whole capacity is free again.
@@ -336,5 +336,21 @@ describe('BufferPool', () => {
     pool.giveBack(lease, lease.buffer);
     await settle();
     assert.equal(waiter.settled, true);
+  });
+});
+
+describe('ByteBudget after an abort', () => {
+  test('a big waiter that gives up lets a smaller one behind it go at once', async () => {
+    const budget = new ByteBudget(10);
+    await budget.acquire(6);
+    const controller = new AbortController();
+    const big = budget.acquire(8, controller.signal);
+    const small = tracked(budget.acquire(3));
+    await settle();
+    assert.equal(small.settled, false, 'FIFO: behind the 8');
+    controller.abort(new Error('gave up'));
+    await assert.rejects(big, /gave up/);
+    await settle();
+    assert.equal(small.settled, true);
   });
 });

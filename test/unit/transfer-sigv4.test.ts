@@ -53,6 +53,7 @@ describe('RequestSigner: the same signature as the SDK signer', () => {
       'x-amz-server-side-encryption': 'aws:kms', 'x-amz-server-side-encryption-aws-kms-key-id': 'arn:aws:kms:eu-west-1:111122223333:key/abc', 'x-amz-checksum-crc32c': 'yZRlqg==',
     }), KEYS],
     ['temporary credentials: the session token is signed', put('y'), { ...KEYS, sessionToken: 'FwoGZXIvYXdzEBYaDH//token==' }],
+    ['header values with a tab, runs of spaces and spaces at the ends', put('w', { 'x-amz-meta-note': ' lane\t3   of  8 ', 'x-amz-meta-plain': 'one two' }), KEYS],
     ['a host with a port', { ...put('z'), headers: { ...put('z').headers, host: '127.0.0.1:7480' } }, KEYS],
   ];
   for (const [name, request, identity] of cases) {
