@@ -1,14 +1,11 @@
 // A worker thread of the FileReaderPool (fileReader.ts): reads files and byte ranges with
 // blocking calls and hashes what it read, off the thread that drives the requests. Bundled on its
-// own as dist/fileReaderWorker.js; under tsx (tests, the benchmark) this file runs as is.
+// own as dist/fileReaderWorker.js; under tsx (tests) this file runs as is.
 import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync, type Stats } from 'node:fs';
-import { getPriority, setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import { crc32c } from './checksums';
 import type { ReadReply, ReadTask } from './fileReaderProtocol';
-
-lowerThreadPriority();
 
 parentPort!.on('message', (tasks: ReadTask[]) => {
   const replies: ReadReply[] = [];
@@ -54,22 +51,6 @@ function run(task: ReadTask): ReadReply {
     return { id: task.id, error: { message: e.message, code: e.code, syscall: e.syscall, path: e.path } };
   } finally {
     if (fd !== undefined) closeQuietly(fd);
-  }
-}
-
-/**
- * Waking this thread with a batch of reads made the kernel preempt the thread that sends the
- * requests, on two busy cores, for about a tenth of its time; below it in priority, this thread
- * reads while the sender waits on the network. Only Linux gives threads a priority of their own
- * (elsewhere the call would lower the whole editor or command line), and only lowering it
- * needs no privilege.
- */
-function lowerThreadPriority(): void {
-  if (process.platform !== 'linux') return;
-  try {
-    setPriority(0, Math.min(19, getPriority(0) + 10));
-  } catch {
-    // A container that forbids it: the threads keep the process's priority.
   }
 }
 

@@ -124,28 +124,3 @@ describe('FileReaderPool: reads and hashes in worker threads', () => {
     await assert.rejects(own.readWhole(join(dir, 'whole.bin'), 1 << 20, { crc32c: false }), /The file reader was closed/);
   });
 });
-
-describe('FileReaderPool threads', () => {
-  test('on Linux, reader threads run below the priority of the thread that sends requests', { skip: process.platform !== 'linux' && 'thread priorities are Linux only' }, async () => {
-    const { readdir, readFile } = await import('node:fs/promises');
-    const before = new Set(await readdir('/proc/self/task'));
-    const pool = new FileReaderPool(2);
-    try {
-      await pool.readWhole(__filename, 1 << 20, { crc32c: false });
-      const tasks = (await readdir('/proc/self/task')).filter((t) => !before.has(t));
-      // Field 19 of /proc/<tid>/stat is the nice value; the command name (field 2) may hold spaces.
-      const nice = async (tid: string) => Number((await readFile(`/proc/self/task/${tid}/stat`, 'utf8')).replace(/^.*\) /, '').split(' ')[16]);
-      const own = await nice(String(process.pid));
-      // The thread that did not get the read may still be starting: give it a second.
-      let niceness: number[] = [];
-      for (let tries = 0; tries < 20; tries++) {
-        niceness = await Promise.all(tasks.map(nice));
-        if (niceness.filter((n) => n === Math.min(19, own + 10)).length === 2) break;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      assert.equal(niceness.filter((n) => n === Math.min(19, own + 10)).length, 2, `new threads' nice values: ${niceness.join(', ')}`);
-    } finally {
-      pool.destroy();
-    }
-  });
-});
