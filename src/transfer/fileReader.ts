@@ -67,7 +67,7 @@ export class FileReaderPool {
    */
   async readWhole(path: string, maxBytes: number, options: { crc32c: boolean; buffer?: Buffer; signal?: AbortSignal }): Promise<FileRead | TooLarge> {
     const lent = options.buffer && ownArrayBuffer(options.buffer, maxBytes);
-    const reply = await this.submit({ id: 0, path, length: 0, maxBytes, buffer: lent, crc32c: options.crc32c }, options.signal);
+    const reply = await this.submit({ path, length: 0, maxBytes, buffer: lent, crc32c: options.crc32c }, options.signal);
     if ('tooLarge' in reply) return { tooLarge: true, before: reply.before, buffer: reply.buffer && Buffer.from(reply.buffer) };
     return toFileRead(reply);
   }
@@ -78,7 +78,7 @@ export class FileReaderPool {
    * file shrank.
    */
   async readRange(path: string, offset: number, length: number, buffer: Buffer, options: { crc32c: boolean; signal?: AbortSignal }): Promise<FileRead> {
-    const reply = await this.submit({ id: 0, path, offset, length, maxBytes: length, buffer: ownArrayBuffer(buffer, length), crc32c: options.crc32c }, options.signal);
+    const reply = await this.submit({ path, offset, length, maxBytes: length, buffer: ownArrayBuffer(buffer, length), crc32c: options.crc32c }, options.signal);
     if ('tooLarge' in reply) throw new Error('unreachable: a range is never too large');
     return toFileRead(reply);
   }
@@ -91,7 +91,7 @@ export class FileReaderPool {
     for (const worker of workers) void worker.terminate();
   }
 
-  private submit(task: ReadTask, signal?: AbortSignal): Promise<ReadOutcome> {
+  private submit(task: Omit<ReadTask, 'id'>, signal?: AbortSignal): Promise<ReadOutcome> {
     throwIfAborted(signal);
     if (this.failure) return Promise.reject(this.failure);
     this.start();
@@ -148,7 +148,7 @@ export class FileReaderPool {
       if (this.busy[worker]) continue;
       let bytes = 0;
       let count = 0;
-      while (count < this.queued.length && (count === 0 || bytes < BATCH_BYTES)) bytes += taskBytes(this.queued[count++]);
+      while (count < this.queued.length && (count === 0 || bytes < BATCH_BYTES)) bytes += this.queued[count++].maxBytes;
       const tasks = this.queued.splice(0, count);
       const transfers = tasks.flatMap((task) => (task.buffer ? [task.buffer] : []));
       this.busy[worker] = true;
@@ -187,10 +187,6 @@ function ownArrayBuffer(buffer: Buffer, length: number): ArrayBuffer {
  */
 function readerFailed(message: string, cause?: unknown): Error {
   return Object.assign(new Error(message, { cause }), { name: 'ReaderFailed', code: 'ReaderFailed' });
-}
-
-function taskBytes(task: ReadTask): number {
-  return task.offset === undefined ? task.maxBytes : task.length;
 }
 
 function toFileRead(reply: Extract<ReadOutcome, { bytesRead: number }>): FileRead {

@@ -14,7 +14,7 @@ export interface ReadTask {
   readonly offset?: number;
   /** For a range: the bytes to read from `offset`. */
   readonly length: number;
-  /** For a whole file: the most it may hold (what the memory budget reserved). */
+  /** For a whole file: the most it may hold (what the memory budget reserved); for a range, `length`. */
   readonly maxBytes: number;
   /** A buffer lent to the worker (transferred), at least `length` (or `maxBytes`) bytes; else the worker makes one. */
   readonly buffer?: ArrayBuffer;

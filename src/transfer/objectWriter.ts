@@ -3,7 +3,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { AbortWatch } from '../core/abortWatch';
 import { crc32c, crc32cBase64, md5 } from './checksums';
-import { RequestSigner, rfc3986 } from './sigv4';
+import { canonicalQuery, RequestSigner, rfc3986 } from './sigv4';
 
 /**
  * How the engine proves each object arrived intact. `crc32c`: AWS S3 verifies the
@@ -103,7 +103,7 @@ export class ObjectWriter {
     // so a body changed on the way (even over plain HTTP) no longer matches it and is refused.
     // Hashing it anyway cost about a fifth of the CPU of a big upload.
     const signed = await this.signer.sign({ method: 'PUT', path, query, headers, payloadHash: 'UNSIGNED-PAYLOAD' });
-    const search = Object.entries(query).map(([name, value]) => `${rfc3986(name)}=${rfc3986(value)}`).join('&');
+    const search = canonicalQuery(query);
     const reply = await this.request(
       { method: 'PUT', hostname, port, path: search ? `${path}?${search}` : path, headers: signed, agent: this.agent },
       body,

@@ -45,25 +45,18 @@ export async function scanSources(sources: readonly string[], options: ScanOptio
   const { signal } = options;
   throwIfAborted(signal);
   const worker = startWorkerThread('scanWorker', { sources: [...sources], options: { followSymlinks: options.followSymlinks, exclude: options.exclude && [...options.exclude] } });
+  let onAbort: (() => void) | undefined;
   try {
     return await new Promise<ScanResult>((resolve, reject) => {
-      const onAbort = () => reject(signal!.reason);
+      onAbort = () => reject(signal!.reason);
       signal?.addEventListener('abort', onAbort, { once: true });
-      worker.once('message', (result: ScanResult) => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve(result);
-      });
-      worker.once('error', (err) => {
-        signal?.removeEventListener('abort', onAbort);
-        reject(err);
-      });
+      worker.once('message', resolve);
+      worker.once('error', reject);
       // Ended with no result and no error (killed, out of memory): say so rather than wait forever.
-      worker.once('exit', (code) => {
-        signal?.removeEventListener('abort', onAbort);
-        reject(new Error(`The folder scan stopped before it finished (exit code ${code}).`));
-      });
+      worker.once('exit', (code) => reject(new Error(`The folder scan stopped before it finished (exit code ${code}).`)));
     });
   } finally {
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
     void worker.terminate();
   }
 }

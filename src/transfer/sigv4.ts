@@ -78,7 +78,8 @@ function canonicalValue(value: string): string {
 /** White space at either end, two in a row, or any but a plain space. */
 const NOT_CANONICAL = /^\s|\s$|\s\s|[^\S ]/;
 
-function canonicalQuery(query: Readonly<Record<string, string>>): string {
+/** The query as SigV4 signs it: escaped, sorted by name; S3 takes it in that form on the wire too. */
+export function canonicalQuery(query: Readonly<Record<string, string>>): string {
   const entries = Object.entries(query);
   if (!entries.length) return '';
   return entries

@@ -232,10 +232,12 @@ class UploadRun {
       try {
         const read = await this.reader.readWhole(file.path, memory.capacity, { crc32c: this.runtime.checksum === 'crc32c', buffer: memory.buffer, signal });
         if (memory.buffer) returned = 'tooLarge' in read ? read.buffer : Buffer.from(read.data.buffer);
-        const changed = 'tooLarge' in read || !sameVersion(read.before, read.after) || read.data.length !== read.after.size;
-        if ('tooLarge' in read && read.before.size >= multipartThreshold(partSize)) return false;
-        if (changed) {
-          if ('tooLarge' in read) expected = read.before.size;
+        if ('tooLarge' in read) {
+          // It grew since the scan: past the threshold it goes in parts, else read it again with room.
+          if (read.before.size >= multipartThreshold(partSize)) return false;
+          expected = read.before.size;
+        }
+        if ('tooLarge' in read || !sameVersion(read.before, read.after) || read.data.length !== read.after.size) {
           if (attempt < CHANGED_FILE_ATTEMPTS) continue;
           throw new UserError(`${file.path} kept changing while it was read; it was not uploaded. Upload it again once it is finished.`, 'FileChanged');
         }
@@ -272,8 +274,7 @@ class UploadRun {
    */
   private async wholeFileMemory(size: number, partSize: number, signal: AbortSignal): Promise<{ capacity: number; buffer?: Buffer; release: (returned?: Buffer) => void }> {
     if (size <= POOLED_FROM) {
-      const release = await this.budget.acquire(size, signal);
-      return { capacity: size, release: () => release() };
+      return { capacity: size, release: await this.budget.acquire(size, signal) };
     }
     const capacity = size <= partSize ? partSize : multipartThreshold(partSize);
     const lease = await this.buffers.lease(capacity, signal);
