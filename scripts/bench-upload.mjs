@@ -28,6 +28,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { join } from 'node:path';
 import { randomFillSync } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { mulberry32 } from '../test/harness/seeded-random.mjs';
 import { DEBIAN, ensureDebianPackages, ensureNpmPackages, repoRoot } from './lib/setup.mjs';
 
 const USAGE = `usage: node scripts/bench-upload.mjs [--quick] [--runs N (default 3)] [--sets ${'big,small,mix,small-wan'}]
@@ -76,23 +77,12 @@ function killGroup(child, signal) {
 // ---------------------------------------------------------------------------------------------
 // Data sets
 
-/** A seeded PRNG (mulberry32), so that every run of the benchmark makes the same sizes. */
-function random(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const between = (next, low, high) => low + Math.floor(next() * (high - low + 1));
 
 /** Files as { rel, size } per set, and how each set is described in the output. */
 function dataSets(quick) {
-  const next = random(42);
+  // Seeded, so that every run of the benchmark makes the same sizes.
+  const next = mulberry32(42);
   const big = quick ? { count: 2, size: 256 * MiB } : { count: 2, size: GiB };
   const small = quick ? { count: 2_000 } : { count: 20_000 };
   const mix = quick

@@ -16,6 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { PortPlugin, portMode } from './ssm-port.mjs';
 import { ackFor, decode, encode } from './ssm-wire.mjs';
+import { mulberry32 } from './seeded-random.mjs';
 
 const run = promisify(execFile);
 const CHUNK = 1024;
@@ -393,14 +394,3 @@ async function waitForFile(path) {
   throw new Error(`the shell did not report its tty in ${path}`);
 }
 
-/** A small seeded PRNG, so fault patterns repeat from run to run. */
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
